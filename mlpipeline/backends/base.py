@@ -1,0 +1,168 @@
+"""The steps every backend provides, driven through Amazon ML's API.
+
+Both backends speak Amazon Machine Learning's API: the Amazon backend
+through boto3's ``machinelearning`` client, the embedded backend through the
+engine in :mod:`mlpipeline.engine`, which takes the same calls. So this base
+class does the calls and the waiting; a subclass provides the client and
+the upload.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mlpipeline.conf import settings
+from mlpipeline.exceptions import StepFailed
+
+__all__ = ["Backend"]
+
+_GETTERS = {
+    "datasource": ("get_data_source", "DataSourceId"),
+    "mlmodel": ("get_ml_model", "MLModelId"),
+    "evaluation": ("get_evaluation", "EvaluationId"),
+}
+
+
+class Backend:
+    """Create and wait for Amazon ML entities on one backend.
+
+    Subclasses override :meth:`create_client` to return an object with
+    Amazon ML's client methods, and :meth:`upload` to put a local file where
+    :meth:`create_data_source` can read it.
+    """
+
+    def __init__(self, alias: str, **options: Any) -> None:
+        self.alias = alias
+        self.options = options
+        self.poll_delay = float(options.get("POLL_DELAY", settings.POLL_DELAY))
+        self.poll_timeout = float(options.get("POLL_TIMEOUT", settings.POLL_TIMEOUT))
+
+    @cached_property
+    def client(self) -> Any:
+        return self.create_client()
+
+    def create_client(self) -> Any:
+        raise NotImplementedError
+
+    def upload(self, path: Path, name: str) -> str:
+        """Upload the local file ``path`` as ``name``; return its location."""
+        raise NotImplementedError
+
+    def create_data_source(
+        self,
+        data_source_id: str,
+        *,
+        name: str,
+        location: str,
+        schema: dict[str, Any],
+        rearrangement: dict[str, Any],
+    ) -> None:
+        self.client.create_data_source_from_s3(
+            DataSourceId=data_source_id,
+            DataSourceName=name,
+            DataSpec={
+                "DataLocationS3": location,
+                "DataSchema": json.dumps(schema),
+                "DataRearrangement": json.dumps(rearrangement),
+            },
+            ComputeStatistics=True,
+        )
+
+    def create_ml_model(
+        self,
+        model_id: str,
+        *,
+        name: str,
+        model_type: str,
+        parameters: dict[str, str],
+        data_source_id: str,
+        recipe: str | None = None,
+    ) -> None:
+        arguments: dict[str, Any] = {
+            "MLModelId": model_id,
+            "MLModelName": name,
+            "MLModelType": model_type,
+            "Parameters": parameters,
+            "TrainingDataSourceId": data_source_id,
+        }
+        if recipe is not None:
+            arguments["Recipe"] = recipe
+        self.client.create_ml_model(**arguments)
+
+    def create_evaluation(
+        self, evaluation_id: str, *, name: str, model_id: str, data_source_id: str
+    ) -> None:
+        self.client.create_evaluation(
+            EvaluationId=evaluation_id,
+            EvaluationName=name,
+            MLModelId=model_id,
+            EvaluationDataSourceId=data_source_id,
+        )
+
+    def create_realtime_endpoint(self, model_id: str) -> None:
+        self.client.create_realtime_endpoint(MLModelId=model_id)
+
+    def predict(self, model_id: str, record: dict[str, str], endpoint_url: str) -> dict:
+        response = self.client.predict(
+            MLModelId=model_id, Record=record, PredictEndpoint=endpoint_url
+        )
+        return response["Prediction"]
+
+    def wait(self, kind: str, entity_id: str) -> dict[str, Any]:
+        """Poll entity ``entity_id`` of ``kind`` until it is COMPLETED.
+
+        ``kind`` is ``datasource``, ``mlmodel`` or ``evaluation``. Each poll
+        reads that one entity by its id. Return its description; raise
+        :class:`StepFailed` with the service's message when it FAILED, and
+        :class:`TimeoutError` after the backend's POLL_TIMEOUT.
+        """
+        method, key = _GETTERS[kind]
+        getter = getattr(self.client, method)
+        return self._poll(
+            kind,
+            entity_id,
+            lambda: getter(**{key: entity_id}),
+            lambda found: found["Status"],
+            done="COMPLETED",
+        )
+
+    def wait_for_endpoint(self, model_id: str) -> dict[str, Any]:
+        """Poll a model until its endpoint is READY; return the endpoint info."""
+        found = self._poll(
+            "endpoint",
+            model_id,
+            lambda: self.client.get_ml_model(MLModelId=model_id),
+            lambda found: found["EndpointInfo"]["EndpointStatus"],
+            done="READY",
+        )
+        return found["EndpointInfo"]
+
+    def _poll(
+        self,
+        kind: str,
+        entity_id: str,
+        get: Callable[[], dict[str, Any]],
+        status_of: Callable[[dict[str, Any]], str],
+        *,
+        done: str,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self.poll_timeout
+        while True:
+            found = get()
+            status = status_of(found)
+            if status == done:
+                return found
+            if status in ("FAILED", "DELETED"):
+                message = found.get("Message") or f"status {status}"
+                raise StepFailed(kind, entity_id, message)
+            if time.monotonic() + self.poll_delay > deadline:
+                raise TimeoutError(
+                    f"{kind} {entity_id} is still {status} after "
+                    f"{self.poll_timeout:.0f} s (the backend's POLL_TIMEOUT)."
+                )
+            time.sleep(self.poll_delay)

@@ -1,0 +1,50 @@
+"""The embedded backend: Amazon ML's steps done by the engine in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
+
+from mlpipeline.backends.base import Backend
+from mlpipeline.conf import settings
+from mlpipeline.engine import Engine
+from mlpipeline.storage import DjangoStore, get_storage, save_file
+
+__all__ = ["EmbeddedBackend", "endpoint_url_template"]
+
+_PLACEHOLDER = "MODELID"
+
+
+def endpoint_url_template() -> str:
+    """Return the URL of the realtime endpoint with ``{model_id}`` in it."""
+    try:
+        path = reverse("mlpipeline:realtime", kwargs={"model_id": _PLACEHOLDER})
+    except NoReverseMatch:
+        raise ImproperlyConfigured(
+            "The embedded backend serves predictions from mlpipeline's URLs; add "
+            "path('mlpipeline/', include('mlpipeline.urls')) to the ROOT_URLCONF."
+        ) from None
+    base = settings.ENDPOINT_BASE_URL.rstrip("/")
+    return base + path.replace(_PLACEHOLDER, "{model_id}")
+
+
+class EmbeddedBackend(Backend):
+    """Train with the embedded engine; files live in a Django storage.
+
+    Options: ``STORAGE``, the alias in STORAGES (MLPIPELINE_STORAGE by
+    default). Jobs run synchronously, so :meth:`wait` finds each entity
+    finished at its first poll.
+    """
+
+    def __init__(self, alias: str, **options: Any) -> None:
+        super().__init__(alias, **options)
+        self.storage = get_storage(options.get("STORAGE"))
+
+    def create_client(self) -> Engine:
+        return Engine(DjangoStore(self.storage), endpoint_url=endpoint_url_template())
+
+    def upload(self, path: Path, name: str) -> str:
+        return save_file(self.storage, name, path)

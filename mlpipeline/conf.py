@@ -1,0 +1,68 @@
+"""Settings of mlpipeline, read lazily with their defaults.
+
+Every setting is named ``MLPIPELINE_<NAME>`` in the host project's settings
+and read through :data:`settings` at the moment it is used, never at import
+time, so ``override_settings`` in tests and late configuration both work::
+
+    from mlpipeline.conf import settings
+
+    settings.CHUNK_SIZE
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["DEFAULTS", "settings"]
+
+DEFAULTS: dict[str, Any] = {
+    # Alias of the backend that pipelines use unless they name another.
+    "DEFAULT_BACKEND": "embedded",
+    # Backend aliases, shaped like Django's STORAGES setting.
+    "BACKENDS": {
+        "embedded": {
+            "BACKEND": "mlpipeline.backends.embedded.EmbeddedBackend",
+            "OPTIONS": {},
+        },
+    },
+    # Alias in STORAGES where uploaded files and engine artifacts go.
+    "STORAGE": "default",
+    # Local folder for the extracted rows and the features file of each run.
+    # None means <BASE_DIR>/var/mlpipeline.
+    "WORK_DIR": None,
+    # Rows fetched per database round trip while extracting.
+    "CHUNK_SIZE": 2000,
+    # Scheme and host that the embedded engine's endpoint URLs start with.
+    "ENDPOINT_BASE_URL": "http://127.0.0.1:8000",
+    # Seconds between two status polls of a backend entity, and in all.
+    "POLL_DELAY": 5.0,
+    "POLL_TIMEOUT": 4 * 3600.0,
+}
+
+
+class _Settings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"There is no mlpipeline setting {name!r}.")
+        return getattr(django_settings, f"MLPIPELINE_{name}", DEFAULTS[name])
+
+    @property
+    def work_dir(self) -> Path:
+        """Return the folder for run files, from WORK_DIR or BASE_DIR."""
+        configured = self.WORK_DIR
+        if configured is not None:
+            return Path(configured)
+        base_dir = getattr(django_settings, "BASE_DIR", None)
+        if base_dir is None:
+            raise ImproperlyConfigured(
+                "Set MLPIPELINE_WORK_DIR (or BASE_DIR) to the folder where "
+                "mlpipeline may write the files of each run."
+            )
+        return Path(base_dir) / "var" / "mlpipeline"
+
+
+settings = _Settings()

@@ -1,0 +1,141 @@
+"""Feature expanders: turn one extracted attribute into several features.
+
+An expander reads the string value of one source attribute of a row and
+returns the string values of the attributes it declares. The transform step
+replaces the source column by those columns (the source is kept as well when
+``keep_source`` is true). Subclass :class:`Expander` and override
+:meth:`Expander.attributes` and :meth:`Expander.expand`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import string
+from collections.abc import Sequence
+
+from mlpipeline.exceptions import DataError
+
+__all__ = ["DatePartsExpander", "Expander", "LongIdExpander"]
+
+_BASE36_DIGITS = string.digits + string.ascii_uppercase
+_BASE36_VALUE = {char: str(value) for value, char in enumerate(_BASE36_DIGITS)}
+
+
+class Expander:
+    """Expand the attribute ``source`` into the attributes of ``attributes``.
+
+    Override :meth:`attributes` to declare the output columns with their
+    Amazon ML types, and :meth:`expand` to compute them from one value.
+    ``expand`` gets ``""`` for a missing value and must return one string
+    per declared attribute, ``""`` meaning missing. It raises
+    :class:`~mlpipeline.exceptions.DataError` naming the value for input it
+    cannot expand.
+    """
+
+    keep_source = False
+
+    def __init__(self, source: str, *, prefix: str | None = None) -> None:
+        self.source = source
+        self.prefix = source if prefix is None else prefix
+
+    def attributes(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def expand(self, value: str) -> Sequence[str]:
+        raise NotImplementedError
+
+    def name(self, part: str) -> str:
+        """Return the output attribute called ``part`` of this expander."""
+        return f"{self.prefix}_{part}" if self.prefix else part
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r})"
+
+
+class LongIdExpander(Expander):
+    """Expand a long identifier such as ``WXY5678`` into base-36 features.
+
+    The outputs are ``length`` (characters in the id), ``base_10`` (the whole
+    id read as a base-36 number) and ``digit_1`` ... ``digit_N``: the value
+    of each character in base 36 (``0``-``9`` are 0-9, ``A``-``Z`` 10-35).
+    Ids shorter than ``digits`` leave the remaining digits missing. Letters
+    are read case-insensitively and the separators in ``separators`` are
+    skipped, so ``ab-12`` and ``AB12`` expand alike.
+
+    The digits are CATEGORICAL by default: a character's value is a code,
+    not a quantity, and binning neighbouring codes together would merge
+    unrelated characters. Pass ``digit_type="NUMERIC"`` to treat them as
+    numbers.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        digits: int = 20,
+        digit_type: str = "CATEGORICAL",
+        separators: str = "-_ /.",
+        prefix: str | None = None,
+    ) -> None:
+        super().__init__(source, prefix=prefix)
+        if digits < 1:
+            raise ValueError(f"digits must be at least 1, not {digits!r}.")
+        if digit_type not in ("CATEGORICAL", "NUMERIC"):
+            raise ValueError(
+                f"digit_type must be 'CATEGORICAL' or 'NUMERIC', not {digit_type!r}."
+            )
+        self.digits = digits
+        self.digit_type = digit_type
+        self._drop = str.maketrans("", "", separators)
+
+    def attributes(self) -> list[tuple[str, str]]:
+        columns = [(self.name("length"), "NUMERIC"), (self.name("base_10"), "NUMERIC")]
+        for position in range(1, self.digits + 1):
+            columns.append((self.name(f"digit_{position}"), self.digit_type))
+        return columns
+
+    def expand(self, value: str) -> list[str]:
+        text = value.translate(self._drop).upper()
+        if not text:
+            return [""] * (self.digits + 2)
+        try:
+            values = [_BASE36_VALUE[char] for char in text]
+        except KeyError as err:
+            raise DataError(
+                f"{self.source} value {value!r} holds {err.args[0]!r}, which is "
+                "not a base-36 digit (0-9, A-Z)."
+            ) from None
+        if len(values) > self.digits:
+            raise DataError(
+                f"{self.source} value {value!r} has {len(values)} characters, more "
+                f"than the {self.digits} digits its LongIdExpander keeps; raise "
+                "digits."
+            )
+        padding = [""] * (self.digits - len(values))
+        return [str(len(values)), str(int(text, 36)), *values, *padding]
+
+
+class DatePartsExpander(Expander):
+    """Expand an ISO date or datetime into year, month and weekday.
+
+    ``year`` is NUMERIC; ``month`` (1-12) and ``weekday`` (1 = Monday) are
+    CATEGORICAL, since seasons and weekdays are cycles rather than amounts.
+    """
+
+    def attributes(self) -> list[tuple[str, str]]:
+        return [
+            (self.name("year"), "NUMERIC"),
+            (self.name("month"), "CATEGORICAL"),
+            (self.name("weekday"), "CATEGORICAL"),
+        ]
+
+    def expand(self, value: str) -> list[str]:
+        if not value:
+            return ["", "", ""]
+        try:
+            day = datetime.date.fromisoformat(value[:10])
+        except ValueError:
+            raise DataError(
+                f"{self.source} value {value!r} is not an ISO date (YYYY-MM-DD)."
+            ) from None
+        return [str(day.year), str(day.month), str(day.isoweekday())]

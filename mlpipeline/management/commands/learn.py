@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from mlpipeline.exceptions import MlpipelineError
+from mlpipeline.learn import STEPS, learn
+from mlpipeline.models import Run
+from mlpipeline.pipeline import site
+
+
+class Command(BaseCommand):
+    help = "Retrain the declared pipelines: extract, transform and load each."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "pipelines",
+            nargs="*",
+            metavar="pipeline",
+            help="Names of the pipelines to run (default: all declared).",
+        )
+        parser.add_argument(
+            "--only",
+            choices=STEPS,
+            help="Run only extract + transform, or only load the newest "
+            "transformed run.",
+        )
+
+    def handle(self, *args, **options):
+        names = options["pipelines"]
+        only = options["only"]
+        verbosity = options["verbosity"]
+
+        try:
+            pipelines = [site.get(name) for name in names] if names else list(site)
+        except MlpipelineError as err:
+            raise CommandError(err) from err
+        if not pipelines:
+            raise CommandError(
+                "No pipeline is declared; register one in a pipelines.py module "
+                "of an installed app."
+            )
+
+        failures = []
+        for pipeline in pipelines:
+            name = pipeline.get_name()
+            if verbosity >= 2:
+                self.stdout.write(f"{name}: starting")
+            try:
+                run = learn(
+                    pipeline, only=only, progress=self._progress(name, verbosity)
+                )
+            except MlpipelineError as err:
+                self._end_progress(verbosity)
+                self.stderr.write(f"{name}: {err}")
+                failures.append(name)
+                continue
+            self._end_progress(verbosity)
+            if verbosity >= 1:
+                self.stdout.write(self._summary(run))
+
+        if failures:
+            raise CommandError(f"Failed: {', '.join(failures)}.", returncode=2)
+
+    def _summary(self, run: Run) -> str:
+        if run.status == Run.Status.TRANSFORMED:
+            return self.style.SUCCESS(
+                f"{run.pipeline}: run {run.pk} transformed {run.rows_written} rows "
+                f"into {run.features_file}"
+            )
+        baseline = "" if run.baseline is None else f" (baseline {run.baseline:.4f})"
+        return self.style.SUCCESS(
+            f"{run.pipeline}: {run.model_type} model {run.model_id} "
+            f"{run.metric_name} {run.metric_value:.4f}{baseline}; "
+            f"rows {run.rows_extracted} = {run.rows_train} train + "
+            f"{run.rows_evaluation} evaluation; predictions at {run.endpoint_url}"
+        )
+
+    def _progress(self, name: str, verbosity: int):
+        if verbosity < 1 or not self.stdout.isatty():
+            if verbosity >= 3:
+                return lambda step, rows: self.stdout.write(f"{name}: {step} {rows}")
+            return None
+        self._on_line = True
+
+        def show(step: str, rows: int) -> None:
+            self.stdout.write(f"\r{name}: {step} {rows:,} rows", ending="")
+            self.stdout.flush()
+
+        return show
+
+    def _end_progress(self, verbosity: int) -> None:
+        if getattr(self, "_on_line", False):
+            self.stdout.write("")
+            self._on_line = False

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from mlpipeline import views
+
+app_name = "mlpipeline"
+
+urlpatterns = [
+    path("realtime/<str:model_id>/", views.realtime, name="realtime"),
+]

@@ -1,0 +1,82 @@
+"""The embedded engine's realtime endpoints, answering like Amazon ML's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from mlpipeline.backends import get_backend
+from mlpipeline.conf import settings
+from mlpipeline.engine import EngineError, ResourceNotFoundException
+from mlpipeline.serving import embedded_predictor
+
+__all__ = ["realtime"]
+
+
+def _error(code: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"__type": code, "message": message}, status=status)
+
+
+def _record(body: Any) -> dict[str, str]:
+    """Return a Predict request's Record as strings; raise ValueError."""
+    if not isinstance(body, dict) or not isinstance(body.get("Record"), dict):
+        raise ValueError(
+            'The request body must be a JSON object with a "Record" object.'
+        )
+    record = {}
+    for name, value in body["Record"].items():
+        if value is None:
+            continue
+        if isinstance(value, (dict, list)):
+            raise ValueError(
+                f"Record attribute {name!r} holds {type(value).__name__} "
+                f"{json.dumps(value)[:80]}; send a string."
+            )
+        record[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return record
+
+
+# TODO: the endpoint answers anyone who can reach it; the registry issue adds
+# token or permission checks, until then keep it behind the project's own
+# network rules.
+@csrf_exempt
+@require_POST
+def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
+    """Answer a Predict request for embedded model ``model_id``.
+
+    The body is Amazon ML's Predict request (``{"Record": {...}}``; an
+    ``MLModelId`` must match the URL). The answer is ``{"Prediction": ...}``
+    or an error ``{"__type": ..., "message": ...}``.
+    """
+    try:
+        body = json.loads(request.body or b"null")
+        record = _record(body)
+    except ValueError as err:
+        return _error("InvalidInputException", str(err))
+    if body.get("MLModelId", model_id) != model_id:
+        return _error(
+            "InvalidInputException",
+            f"MLModelId {body['MLModelId']!r} does not match this endpoint's model "
+            f"{model_id!r}.",
+        )
+
+    alias = settings.DEFAULT_BACKEND
+    engine = get_backend(alias).client
+    try:
+        model = engine.get_ml_model(MLModelId=model_id)
+        status = model["EndpointInfo"]["EndpointStatus"]
+        if status != "READY":
+            return _error(
+                "PredictorNotMountedException",
+                f"Model {model_id!r} has no realtime endpoint ready (it is {status}).",
+            )
+        prediction = embedded_predictor(alias, model_id).predict(record)
+    except ResourceNotFoundException as err:
+        return _error(err.code, str(err), status=404)
+    except EngineError as err:
+        return _error(err.code, str(err))
+    return JsonResponse({"Prediction": prediction})

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the demo project, files in a temp folder."""
+
+import tempfile
+from pathlib import Path
+
+from project.settings import *  # noqa: F403
+
+_TMP = Path(tempfile.mkdtemp(prefix="mlpipeline-tests-"))
+
+MEDIA_ROOT = _TMP / "media"
+MLPIPELINE_WORK_DIR = _TMP / "work"
+MLPIPELINE_POLL_DELAY = 0.0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
