@@ -132,7 +132,7 @@ class Backend:
         )
 
     def wait_for_endpoint(self, model_id: str) -> dict[str, Any]:
-        """Poll a model until its endpoint is READY; return the endpoint info."""
+        """Poll a model until its endpoint is READY; return the endpoint."""
         found = self._poll(
             "endpoint",
             model_id,
