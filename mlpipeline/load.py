@@ -118,6 +118,7 @@ class Loader:
                 found = backend.wait("datasource", entity)
                 counts[kind] = _record_count(found)
                 step.record(rows=counts[kind], statistics=found.get("Statistics"))
+                _warn_invalid(name, kind, found)
         run.rows_train, run.rows_evaluation = counts["train"], counts["evaluation"]
         if None not in counts.values() and sum(counts.values()) != run.rows_written:
             raise DataError(
@@ -175,6 +176,16 @@ class Loader:
         )  # fmt: skip
 
 
+def _warn_invalid(pipeline: str, kind: str, data_source: dict[str, Any]) -> None:
+    records = (data_source.get("Statistics") or {}).get("records") or {}
+    if records.get("invalid"):
+        logger.warning(
+            "Pipeline %s: the %s data source %s skipped %s invalid records: %s",
+            pipeline, kind, data_source.get("DataSourceId"), records["invalid"],
+            "; ".join(records.get("problems") or [])[:1000],
+        )  # fmt: skip
+
+
 def _metric(evaluation: dict[str, Any]) -> tuple[str, float]:
     ((name, value),) = evaluation["PerformanceMetrics"]["Properties"].items()
     return name, float(value)
@@ -182,5 +193,5 @@ def _metric(evaluation: dict[str, Any]) -> tuple[str, float]:
 
 def _record_count(data_source: dict[str, Any]) -> int | None:
     """Return the rows a data source selected, when the backend tells."""
-    statistics = data_source.get("Statistics") or {}
-    return statistics.get("records_selected")
+    records = (data_source.get("Statistics") or {}).get("records") or {}
+    return records.get("selected")

@@ -12,7 +12,7 @@ from pathlib import Path
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import Layout
 
-__all__ = ["TransformResult", "schema_path", "transform"]
+__all__ = ["TransformResult", "expand_row", "schema_path", "transform"]
 
 _BINARY_VALUES = {
     "1": "1", "y": "1", "yes": "1", "t": "1", "true": "1",
@@ -91,6 +91,14 @@ def transform(layout: Layout, rows_path: Path, features_path: Path) -> Transform
     _check_rows(layout, result)
     result.schema_path.write_text(layout.schema_json(), encoding="utf-8")
     return result
+
+
+def expand_row(layout: Layout, row: list[str]) -> list[str]:
+    """Return the features of one extracted ``row``, as transform writes them."""
+    features: list[str] = []
+    for step, value in zip(_column_steps(layout), row, strict=True):
+        step(value, features)
+    return features
 
 
 def _column_steps(layout: Layout) -> list[Callable[[str, list[str]], None]]:

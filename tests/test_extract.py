@@ -57,7 +57,7 @@ def test_extract_formats_missing_values_floats_and_line_breaks(tmp_path):
     HotelBooking.objects.create(
         avg_price_per_room=80.5, lead_time=1, stays_in_weekend_nights=0,
         stays_in_week_nights=1, adults=2, children=0, babies=0, meal="none",
-        country=None, market_segment="direct", distribution_channel="direct",
+        country="", market_segment="direct", distribution_channel="direct",
         is_repeated_guest=False, previous_cancellations=0,
         previous_bookings_not_canceled=0, reserved_room_type="a",
         assigned_room_type="a", booking_changes=0, agent="first\nsecond, third",
@@ -73,6 +73,23 @@ def test_extract_formats_missing_values_floats_and_line_breaks(tmp_path):
 
     assert read(path)[1] == ["", "0.1", "first second, third", "80.5"]
     assert path.read_text().count("\n") == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (None, ""),
+        (True, "1"),
+        (False, "0"),
+        (0.1, "0.1"),
+        (12, "12"),
+        ("a\r\nb", "a b"),
+    ],
+)
+def test_cells_are_formatted_for_amazon_ml(value, cell):
+    (format_cell, *_) = layout_for(InsurancePipeline()).formatters
+
+    assert format_cell(value) == cell
 
 
 def test_extract_calls_the_row_method_when_defined(tmp_path):

@@ -13,6 +13,10 @@ apart. Every issuer sells five plans, a hundred plans in all. The check
 character is the sum of the base-36 values of the other characters,
 modulo 36.
 
+Policies change plans: 2% of the numbers were converted to another plan of
+the same issuer after they were issued, and kept their number, so no model
+can be right about every policy.
+
 Nothing here is a real insurer's format.
 """
 
@@ -25,6 +29,9 @@ from collections.abc import Iterator
 __all__ = ["ISSUERS", "PLANS", "generate_policies"]
 
 _DIGITS36 = string.digits + string.ascii_uppercase
+
+#: Share of policies converted to another plan of their issuer.
+CONVERTED = 0.02
 
 #: (prefix, issuer name, format, plan codes with their plan names).
 ISSUERS: list[tuple[str, str, str, dict[str, str]]] = [
@@ -134,8 +141,13 @@ def generate_policies(count: int, *, seed: int = 2015) -> Iterator[tuple[str, st
     weights = [1 + (index * 7) % 5 for index in range(len(plans))]
     seen: set[str] = set()
     while len(seen) < count:
-        prefix, fmt, code, plan = rng.choices(plans, weights)[0]
+        index = rng.choices(range(len(plans)), weights)[0]
+        prefix, fmt, code, plan = plans[index]
         number = _number(prefix, fmt, code, rng)
-        if number not in seen:
-            seen.add(number)
-            yield number, plan
+        if number in seen:
+            continue
+        seen.add(number)
+        if rng.random() < CONVERTED:
+            issuer = index - index % 5
+            plan = plans[issuer + (index - issuer + rng.randint(1, 4)) % 5][3]
+        yield number, plan

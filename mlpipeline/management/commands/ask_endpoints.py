@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from django.core.management.base import BaseCommand, CommandError
+
+from mlpipeline.exceptions import MlpipelineError
+from mlpipeline.extract import iter_rows
+from mlpipeline.pipeline import Pipeline, site
+from mlpipeline.schema import layout_for
+from mlpipeline.serving import serving_run
+from mlpipeline.transform import expand_row
+
+
+class Command(BaseCommand):
+    help = (
+        "Send each pipeline's serving endpoint real rows over HTTP and show "
+        "each answer beside the true value."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "pipelines", nargs="*", metavar="pipeline", help="Default: all."
+        )
+        parser.add_argument(
+            "--rows", type=int, default=1, help="Rows per pipeline (default: 1)."
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            help="Seconds to keep retrying while the server does not answer.",
+        )
+
+    def handle(self, *args, **options):
+        names = options["pipelines"]
+        rows = options["rows"]
+        wait = options["wait"]
+        if rows < 1:
+            raise CommandError(f"--rows must be at least 1, not {rows}.")
+
+        try:
+            pipelines = [site.get(name) for name in names] if names else list(site)
+            for pipeline in pipelines:
+                self._ask(pipeline, rows, wait)
+        except MlpipelineError as err:
+            raise CommandError(err) from err
+
+    def _ask(self, pipeline: Pipeline, rows: int, wait: float) -> None:
+        layout = layout_for(pipeline)
+        run = serving_run(layout.pipeline)
+        queryset = pipeline.get_queryset().order_by("pk")[:rows]
+        for row in iter_rows(pipeline, layout, queryset, chunk_size=rows):
+            record = dict(zip(layout.attribute_names, expand_row(layout, row)))
+            truth = record.pop(layout.target)
+            body = {"MLModelId": run.model_id, "Record": record}
+            answer = _post(run.endpoint_url, body, wait)
+            self.stdout.write(
+                f"{layout.pipeline}: {run.endpoint_url} answered "
+                f"{_describe(answer['Prediction'])}; true value {truth!r}"
+            )
+
+
+def _describe(prediction: dict) -> str:
+    """Return the answer in a line: the value, or the label and best scores."""
+    if "predictedValue" in prediction:
+        return f"{prediction['predictedValue']:.4g}"
+    scores = sorted(prediction["predictedScores"].items(), key=lambda item: -item[1])
+    best = ", ".join(f"{label!r} {score:.3f}" for label, score in scores[:3])
+    return f"{prediction['predictedLabel']!r} (scores: {best})"
+
+
+def _post(url: str, body: dict, wait: float) -> dict:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as err:
+            raise CommandError(
+                f"{url} answered {err.code}: {err.read().decode()[:500]}"
+            ) from err
+        except urllib.error.URLError as err:
+            if time.monotonic() >= deadline:
+                raise CommandError(f"{url} does not answer: {err.reason}") from err
+            time.sleep(0.5)

@@ -1,0 +1,56 @@
+"""The demo pipelines on the real data sets reach the promised quality."""
+
+import pytest
+
+from mlpipeline.learn import learn
+from mlpipeline.pipeline import site
+from project.demo import datasets
+
+pytestmark = pytest.mark.django_db
+
+
+def accuracy(report):
+    matrix = report["confusion_matrix"]["matrix"]
+    total = sum(map(sum, matrix))
+    return sum(matrix[i][i] for i in range(len(matrix))) / total
+
+
+def learned(pipeline_name, loader):
+    rows = loader()
+    run = learn(site.get(pipeline_name))
+    assert run.rows_extracted == run.rows_written == rows
+    assert run.rows_train + run.rows_evaluation == rows
+    assert run.rows_train == pytest.approx(0.7 * rows, rel=0.05)
+    return run
+
+
+def test_health_insurance_auc():
+    run = learned("health_insurance", datasets.load_insured)
+
+    assert run.rows_extracted == 8802
+    assert run.metric_name == "BinaryAUC"
+    assert run.metric_value >= 0.75
+
+
+def test_caravan_customer_type_macro_f1():
+    run = learned("customer_type", datasets.load_customers)
+
+    assert run.metric_name == "MulticlassAvgFScore"
+    assert len(run.evaluation["confusion_matrix"]["labels"]) == 10
+    assert run.metric_value >= 0.60
+    assert run.metric_value > run.baseline
+
+
+def test_hotel_rates_rmse():
+    run = learned("hotel_rate", datasets.load_hotel_bookings)
+
+    assert run.metric_name == "RegressionRMSE"
+    assert run.metric_value <= 25
+    assert run.metric_value < run.baseline
+
+
+def test_policy_plan_accuracy():
+    run = learned("policy_plan", lambda: datasets.load_policies(50_000))
+
+    assert len(run.evaluation["confusion_matrix"]["labels"]) == 100
+    assert accuracy(run.evaluation) >= 0.95

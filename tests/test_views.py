@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from mlpipeline import Pipeline
+from mlpipeline.learn import learn
+from project.demo.models import Insured
+
+pytestmark = pytest.mark.django_db
+
+
+class InsurancePipeline(Pipeline):
+    name = "insurance"
+    model = Insured
+    fields = ["age", "married", "insurance"]
+    target = "insurance"
+
+
+@pytest.fixture
+def run(insured_rows):
+    return learn(InsurancePipeline())
+
+
+def post(client, url, body):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(url, data, content_type="application/json")
+
+
+def test_endpoint_answers_a_record_like_amazon_ml(client, run):
+    response = post(
+        client,
+        run.endpoint_url,
+        {"MLModelId": run.model_id, "Record": {"age": "61", "married": "yes"}},
+    )
+
+    assert response.status_code == 200
+    prediction = response.json()["Prediction"]
+    assert prediction["details"] == {
+        "PredictiveModelType": "BINARY",
+        "Algorithm": "SGD",
+    }
+    ((label, score),) = prediction["predictedScores"].items()
+    assert label == prediction["predictedLabel"]
+    assert label == ("1" if score >= 0.5 else "0")
+
+
+def test_missing_and_unknown_attributes_are_treated_as_missing(client, run):
+    empty = post(client, run.endpoint_url, {"Record": {}})
+    unknown = post(client, run.endpoint_url, {"Record": {"shoe_size": "44"}})
+
+    assert empty.status_code == unknown.status_code == 200
+    assert empty.json() == unknown.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{not json", "Expecting property name"),
+        ({"record": {}}, 'a JSON object with a "Record" object'),
+        ({"Record": {"age": [61]}}, "Record attribute 'age' holds list"),
+        ({"MLModelId": "ml-other", "Record": {}}, "'ml-other' does not match"),
+    ],
+)
+def test_bad_requests_get_a_400_that_says_why(client, run, body, message):
+    response = post(client, run.endpoint_url, body)
+
+    assert response.status_code == 400
+    assert response.json()["__type"] == "InvalidInputException"
+    assert message in response.json()["message"]
+
+
+def test_unknown_model_is_a_404(client, db):
+    response = post(client, "/mlpipeline/realtime/ml-nothing-1/", {"Record": {}})
+
+    assert response.status_code == 404
+    assert response.json()["__type"] == "ResourceNotFoundException"
+
+
+def test_get_is_not_allowed(client, run):
+    assert client.get(run.endpoint_url).status_code == 405
