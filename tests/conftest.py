@@ -43,7 +43,7 @@ def insured_rows(db):
                 region=rng.choice(["south", "west"]),
                 ethnicity="cauc",
                 education=rng.choice(["ged", "bachelor"]),
-            )  # fmt: skip
+            )
         )
     Insured.objects.bulk_create(people)
     return people

@@ -115,7 +115,7 @@ def test_backend_refusal_stops_the_run_before_the_model(insured_rows):
     class Bad(InsurancePipeline):
         sgd = {"sgd.maxPasses": 0}
 
-    with pytest.raises(InvalidInputException, match="sgd.maxPasses"):
+    with pytest.raises(InvalidInputException, match=r"sgd\.maxPasses"):
         learn(Bad())
 
     run = Run.objects.get()

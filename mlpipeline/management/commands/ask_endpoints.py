@@ -54,7 +54,9 @@ class Command(BaseCommand):
         run = serving_run(layout.pipeline)
         queryset = pipeline.get_queryset().order_by("pk")[:rows]
         for row in iter_rows(pipeline, layout, queryset, chunk_size=rows):
-            record = dict(zip(layout.attribute_names, expand_row(layout, row)))
+            record = dict(
+                zip(layout.attribute_names, expand_row(layout, row), strict=True)
+            )
             truth = record.pop(layout.target)
             body = {"MLModelId": run.model_id, "Record": record}
             answer = _post(run.endpoint_url, body, wait)
