@@ -94,7 +94,7 @@ def transform(layout: Layout, rows_path: Path, features_path: Path) -> Transform
 
 
 def expand_row(layout: Layout, row: list[str]) -> list[str]:
-    """Return the features of one extracted ``row``, as in the features file."""
+    """Return the features of one extracted ``row``, as transform writes."""
     features: list[str] = []
     for step, value in zip(_column_steps(layout), row, strict=True):
         step(value, features)
