@@ -1,0 +1,257 @@
+"""Read the records of a CSV data file as a stream (spec §7, §19.5).
+
+The file is read as bytes, one line at a time, so each record's starting
+byte offset is known (the random split needs it) and memory stays bounded
+whatever the file size. Lines end in ``\\n`` or ``\\r\\n``; text is UTF-8 and
+a leading byte-order mark is dropped. Lines are decoded and parsed with the
+:mod:`csv` module in batches; values may not contain line breaks.
+
+A record is invalid when it is longer than 102,400 bytes, is not valid
+UTF-8 or CSV, or has a different number of fields than the schema has
+attributes. More than 10,000 invalid records end the job. [ENGINE] Empty
+lines are skipped: they are neither records nor invalid records.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from mlpipeline.engine.errors import JobFailedError
+from mlpipeline.engine.schema import Schema
+from mlpipeline.engine.split import Rearrangement
+
+__all__ = [
+    "MAX_INVALID_RECORDS",
+    "MAX_RECORD_BYTES",
+    "ReadReport",
+    "count_records",
+    "iter_lines",
+    "read_records",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORD_BYTES = 102400
+MAX_INVALID_RECORDS = 10000
+_BOM = b"\xef\xbb\xbf"
+_MAX_PROBLEMS = 5
+
+
+@dataclass
+class ReadReport:
+    """Counts gathered while reading one data file.
+
+    ``records`` counts the data records of the file, ``selected`` those the
+    rearrangement kept, ``invalid`` the selected records that were rejected.
+    ``problems`` describes the first few rejections.
+    """
+
+    records: int = 0
+    selected: int = 0
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> int:
+        """Return the number of selected records that were parsed."""
+        return self.selected - self.invalid
+
+    def reject(self, line_no: int, reason: str) -> None:
+        """Count one invalid record and end the job past the limit."""
+        self.invalid += 1
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(f"line {line_no}: {reason}")
+        if self.invalid > MAX_INVALID_RECORDS:
+            problems = "; ".join(self.problems)
+            raise JobFailedError(
+                f"More than {MAX_INVALID_RECORDS} records were rejected, so the "
+                f"data file was rejected; first problems: {problems}."
+            )
+
+
+def iter_lines(
+    handle: BinaryIO, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(offset, content)`` for each line of a binary file.
+
+    ``content`` excludes the line terminator and, on the first line, a
+    UTF-8 byte-order mark; it is ``None`` for lines longer than
+    ``max_bytes``, which are skipped without being held in memory.
+    """
+    limit = max_bytes + 3
+    offset = 0
+    first = True
+    while True:
+        chunk = handle.readline(limit)
+        if not chunk:
+            return
+        start = offset
+        offset += len(chunk)
+        too_long = False
+        while not chunk.endswith(b"\n") and len(chunk) == limit:
+            too_long = True
+            chunk = handle.readline(limit)
+            offset += len(chunk)
+        if too_long:
+            first = False
+            yield start, None
+            continue
+        if chunk.endswith(b"\r\n"):
+            chunk = chunk[:-2]
+        elif chunk.endswith(b"\n"):
+            chunk = chunk[:-1]
+        if first and chunk.startswith(_BOM):
+            chunk = chunk[len(_BOM) :]
+        first = False
+        yield start, (chunk if len(chunk) <= max_bytes else None)
+
+
+def _data_lines(
+    handle: BinaryIO,
+    has_header: bool,
+    on_header: Callable[[bytes | None], None] | None = None,
+) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield ``(line_no, offset, content)`` of data lines, header skipped.
+
+    ``on_header`` receives the header line's content, if there is one.
+    """
+    for line_no, (offset, content) in enumerate(iter_lines(handle), start=1):
+        if line_no == 1 and has_header:
+            if on_header is not None:
+                on_header(content)
+            continue
+        if content == b"":
+            continue
+        yield line_no, offset, content
+
+
+def count_records(open_file: Callable[[], BinaryIO], has_header: bool) -> int:
+    """Return the number of data records in a file, header excluded."""
+    with open_file() as handle:
+        return sum(1 for _ in _data_lines(handle, has_header))
+
+
+def _parse_lines(lines: list[str]) -> list[list[str] | None]:
+    """Parse each line as one CSV record; ``None`` where it is malformed."""
+    try:
+        rows: list[list[str] | None] = list(csv.reader(lines, strict=True))
+        # A line ending inside quotes swallows the next one, which shows up
+        # as fewer rows than lines; parse line by line to find it.
+        if len(rows) == len(lines):
+            return rows
+    except csv.Error:
+        pass
+    rows = []
+    for line in lines:
+        try:
+            parsed = list(csv.reader([line], strict=True))
+        except csv.Error:
+            parsed = []
+        rows.append(parsed[0] if len(parsed) == 1 else None)
+    return rows
+
+
+def _header_checker(schema: Schema) -> Callable[[bytes | None], None]:
+    def check(content: bytes | None) -> None:
+        try:
+            fields = _parse_lines([content.decode("utf-8")])[0] if content else None
+        except UnicodeDecodeError:
+            fields = None
+        if fields is None or [f.strip() for f in fields] != schema.names:
+            raise JobFailedError(
+                f"The header line {fields!r} does not match the schema "
+                f"attributes {schema.names!r}."
+            )
+
+    return check
+
+
+def read_records(
+    open_file: Callable[[], BinaryIO],
+    schema: Schema,
+    rearrangement: Rearrangement,
+    report: ReadReport,
+    batch_size: int = 2048,
+) -> Iterator[list[list[str]]]:
+    """Yield the valid selected records of a data file in batches.
+
+    Parameters
+    ----------
+    open_file : callable
+        Returns a fresh binary file object; called twice for a sequential
+        split, which needs the record count first.
+    schema : Schema
+        Gives the header flag and the expected number of fields.
+    rearrangement : Rearrangement
+        Chooses which records are read.
+    report : ReadReport
+        Updated with the counts while reading.
+    batch_size : int, default 2048
+        Number of selected lines parsed together.
+
+    Yields
+    ------
+    list of list of str
+        Records whose field count matches the schema.
+
+    Raises
+    ------
+    JobFailedError
+        When the header does not match the schema or more than 10,000
+        selected records are invalid.
+    """
+    n_records = None
+    if rearrangement.needs_count:
+        n_records = count_records(open_file, schema.has_header)
+    select = rearrangement.selector(n_records)
+    n_fields = len(schema.attributes)
+
+    with open_file() as handle:
+        lines = _data_lines(handle, schema.has_header, _header_checker(schema))
+        pending: list[tuple[int, bytes | None]] = []
+        for index, (line_no, offset, content) in enumerate(lines):
+            report.records = index + 1
+            if select(index, offset):
+                pending.append((line_no, content))
+                if len(pending) >= batch_size:
+                    yield _parse_batch(pending, n_fields, report)
+                    pending = []
+        if pending:
+            yield _parse_batch(pending, n_fields, report)
+    logger.debug(
+        "Read %d records, selected %d, rejected %d",
+        report.records,
+        report.selected,
+        report.invalid,
+    )
+
+
+def _parse_batch(
+    pending: list[tuple[int, bytes | None]], n_fields: int, report: ReadReport
+) -> list[list[str]]:
+    report.selected += len(pending)
+    texts: list[str] = []
+    numbers: list[int] = []
+    for line_no, content in pending:
+        if content is None:
+            report.reject(line_no, f"longer than {MAX_RECORD_BYTES} bytes")
+            continue
+        try:
+            texts.append(content.decode("utf-8"))
+        except UnicodeDecodeError:
+            report.reject(line_no, "not valid UTF-8")
+            continue
+        numbers.append(line_no)
+    rows = []
+    for line_no, row in zip(numbers, _parse_lines(texts), strict=True):
+        if row is None:
+            report.reject(line_no, "malformed CSV quoting")
+        elif len(row) != n_fields:
+            report.reject(line_no, f"expected {n_fields} fields, found {len(row)}")
+        else:
+            rows.append(row)
+    return rows

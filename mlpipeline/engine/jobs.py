@@ -1,0 +1,452 @@
+"""The work of data source, training and evaluation jobs.
+
+Each function does one job's work and returns what the entity records. A
+data problem raises :class:`JobFailedError`, which the caller turns into a
+FAILED entity; the functions never change entity status themselves.
+
+Data source and evaluation jobs read their records in blocks, so memory
+does not grow with the file; training keeps its selection in memory.
+
+[ENGINE] rules:
+
+* Records whose target is missing or invalid are skipped by training and
+  evaluation and counted as invalid.
+* The weights take 8 bytes each; when ``(n_features + 1) * n_outputs * 8``
+  exceeds ``sgd.maxMLModelSizeInBytes``, only the features present in the
+  most training records are kept (ties by column order). The feature
+  vocabulary is not counted.
+* A REGRESSION target is standardised for training and predictions are
+  mapped back.
+* The random generator that shuffles the training rows is seeded from the
+  SHA-256 of the MLModelId.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+import platform
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+import scipy
+import scipy.sparse as sp
+
+from mlpipeline.engine.csvio import ReadReport, read_records
+from mlpipeline.engine.errors import InvalidInputException, JobFailedError
+from mlpipeline.engine.features import FeatureSpace
+from mlpipeline.engine.metrics import binary_auc, confusion_matrix, macro_f1, rmse
+from mlpipeline.engine.params import TrainingParameters
+from mlpipeline.engine.predictor import DEFAULT_THRESHOLD, Predictor
+from mlpipeline.engine.recipe import parse_recipe, suggest_recipe
+from mlpipeline.engine.schema import Schema
+from mlpipeline.engine.sgd import SGDTrainer
+from mlpipeline.engine.split import Rearrangement
+from mlpipeline.engine.statistics import StatisticsBuilder, records_summary
+from mlpipeline.engine.store import Store
+from mlpipeline.engine.values import OK, Table, build_table
+
+__all__ = [
+    "MAX_CLASSES",
+    "METRIC_NAMES",
+    "build_data_source",
+    "evaluate_model",
+    "train_model",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_CLASSES = 100
+METRIC_NAMES = {
+    "BINARY": "BinaryAUC",
+    "MULTICLASS": "MulticlassAvgFScore",
+    "REGRESSION": "RegressionRMSE",
+}
+_LOSSES = {"BINARY": "logistic", "MULTICLASS": "softmax", "REGRESSION": "squared"}
+_WEIGHT_BYTES = 8
+
+
+def _open(store: Store, location: str) -> Callable[[], BinaryIO]:
+    """Return an opener for a data file, failing the job if it is missing."""
+    if not store.exists(location):
+        raise JobFailedError(f"The data file {location!r} does not exist in the store.")
+    return lambda: store.open(location)
+
+
+def _read_blocks(
+    store: Store,
+    location: str,
+    schema: Schema,
+    rearrangement: Rearrangement,
+    types: dict[str, str],
+    report: ReadReport,
+) -> Iterator[Table]:
+    """Return the selected records of a data file as parsed blocks.
+
+    ``types`` chooses the attributes parsed and their types; attributes the
+    file lacks are all missing. A missing file fails at once; the records
+    are read lazily.
+    """
+    opener = _open(store, location)
+    positions = {name: i for i, name in enumerate(schema.names)}
+    batches = read_records(opener, schema, rearrangement, report)
+    return (build_table(rows, positions, types) for rows in batches)
+
+
+def _read_table(
+    store: Store,
+    location: str,
+    schema: Schema,
+    rearrangement: Rearrangement,
+    types: dict[str, str],
+) -> tuple[Table, ReadReport]:
+    """Read the selected records of a data file into one table."""
+    report = ReadReport()
+    blocks = list(_read_blocks(store, location, schema, rearrangement, types, report))
+    if report.valid == 0:
+        raise JobFailedError(_no_records(location, report))
+    return Table.concat(blocks, types), report
+
+
+def _no_records(location: str, report: ReadReport) -> str:
+    return (
+        f"No valid records were selected from {location!r} "
+        f"({report.records} records in the file, {report.selected} selected, "
+        f"{report.invalid} invalid)."
+    )
+
+
+def build_data_source(
+    store: Store,
+    location: str,
+    schema: Schema,
+    rearrangement: Rearrangement,
+    compute_statistics: bool,
+) -> tuple[int, dict[str, Any]]:
+    """Read a data source's records and describe them.
+
+    Returns
+    -------
+    size : int
+        Size of the data file in bytes.
+    statistics : dict
+        Record counts, plus per-attribute statistics when
+        ``compute_statistics`` is true (see :mod:`statistics`).
+
+    Raises
+    ------
+    JobFailedError
+        If the file is missing, its header does not match, more than 10,000
+        records are invalid or no valid record is selected.
+    """
+    report = ReadReport()
+    builder = StatisticsBuilder(schema) if compute_statistics else None
+    # Without statistics the records are still read, to count and check
+    # them, but no attribute is parsed.
+    types = schema.types if builder is not None else {}
+    blocks = _read_blocks(store, location, schema, rearrangement, types, report)
+    size = store.size(location)
+    for block in blocks:
+        if builder is not None:
+            builder.update(block)
+    if report.valid == 0:
+        raise JobFailedError(_no_records(location, report))
+    if builder is None:
+        return size, {"records": records_summary(report), "target": None}
+    return size, builder.result(report)
+
+
+def _seed(entity_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(entity_id.encode()).digest()[:8], "big")
+
+
+def _encode_target(
+    model_type: str, column: Any
+) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Return training targets, classes and the target summary to keep."""
+    if model_type == "BINARY":
+        y = column.values.astype(int)
+        counts = np.bincount(y, minlength=2)
+        if counts.min() == 0:
+            only = "1" if counts[1] else "0"
+            raise JobFailedError(
+                f"The training target has only the value {only!r}; a BINARY "
+                "model needs both 0 and 1."
+            )
+        return (
+            y,
+            ["0", "1"],
+            {"class_counts": {"0": int(counts[0]), "1": int(counts[1])}},
+        )
+    if model_type == "MULTICLASS":
+        classes, y = np.unique(
+            np.asarray(column.values, dtype=object), return_inverse=True
+        )
+        classes = [str(c) for c in classes]
+        if len(classes) > MAX_CLASSES:
+            raise JobFailedError(
+                f"The training target has {len(classes)} classes; a MULTICLASS "
+                f"model supports at most {MAX_CLASSES}."
+            )
+        if len(classes) < 2:
+            raise JobFailedError(
+                f"The training target has the single class {classes[0]!r}; a "
+                "MULTICLASS model needs at least 2."
+            )
+        counts = np.bincount(y, minlength=len(classes))
+        return (
+            y,
+            classes,
+            {"class_counts": dict(zip(classes, counts.tolist(), strict=True))},
+        )
+    values = column.values
+    mean, std = float(values.mean()), float(values.std())
+    std = std if std > 0 else 1.0
+    return (values - mean) / std, [], {"target_mean": mean, "target_std": std}
+
+
+def _limit_size(
+    space: FeatureSpace, X: sp.csr_matrix, n_out: int, max_bytes: int
+) -> tuple[sp.csr_matrix, int]:
+    """Keep the most frequent features so the weights fit ``max_bytes``."""
+    allowed = max_bytes // (_WEIGHT_BYTES * n_out) - 1
+    if allowed < 1:
+        raise JobFailedError(
+            f"sgd.maxMLModelSizeInBytes {max_bytes} cannot hold even one feature "
+            f"for {n_out} outputs."
+        )
+    if X.shape[1] <= allowed:
+        return X, 0
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    order = np.argsort(-counts, kind="stable")
+    keep = np.zeros(X.shape[1], dtype=bool)
+    keep[order[:allowed]] = True
+    space.keep(keep)
+    return X[:, np.flatnonzero(keep)], int(X.shape[1] - allowed)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def train_model(
+    store: Store,
+    files: dict[str, str],
+    model_id: str,
+    model_type: str,
+    params: TrainingParameters,
+    recipe_text: str | None,
+    data_source: dict[str, Any],
+    schema: Schema,
+    rearrangement: Rearrangement,
+) -> dict[str, Any]:
+    """Train a model on its training data source and save its files.
+
+    Parameters
+    ----------
+    store : Store
+        Holds the data and receives the model files.
+    files : dict
+        Store names for ``"weights"`` (npz) and ``"space"`` (JSON).
+    model_id, model_type : str
+        The model's id (seeds the shuffle) and type.
+    params : TrainingParameters
+        Effective training parameters.
+    recipe_text : str or None
+        The recipe; ``None`` uses the suggested recipe.
+    data_source : dict
+        The training data source document (gives location and statistics).
+    schema, rearrangement
+        The data source's parsed schema and rearrangement.
+
+    Returns
+    -------
+    dict
+        What the model document records: ``recipe``, ``meta`` (for the
+        predictor), ``training`` (diagnostics) and ``size``.
+    """
+    location = data_source["api"]["DataLocationS3"]
+    if recipe_text is None:
+        stats = data_source["statistics"]
+        distinct = {
+            name: entry.get("distinct", 0)
+            for name, entry in stats["attributes"].items()
+            if entry["type"] == "NUMERIC"
+        }
+        recipe_text = suggest_recipe(schema, stats["records"]["valid"], distinct)
+    try:
+        recipe = parse_recipe(recipe_text, schema)
+    except InvalidInputException as err:
+        raise JobFailedError(f"The recipe cannot be used: {err}") from err
+
+    space = FeatureSpace(list(recipe.outputs), schema.types)
+    target = schema.target
+    types = {**space.attributes, target: schema.types[target]}
+    # TODO: the whole training selection is parsed into memory and turned
+    # into one sparse matrix; reading the data file in chunks on every pass
+    # would make memory independent of the row count.
+    table, report = _read_table(store, location, schema, rearrangement, types)
+    usable = table[target].status == OK
+    skipped = int(table.n_rows - usable.sum())
+    table = table.select(usable)
+    if table.n_rows == 0:
+        raise JobFailedError(
+            f"No training record of {location!r} has a valid target {target!r}."
+        )
+
+    y, classes, summary = _encode_target(model_type, table[target])
+    X = space.fit_transform(table)
+    n_out = len(classes) if model_type == "MULTICLASS" else 1
+    X, pruned = _limit_size(space, X, n_out, params.max_model_size)
+    trainer = SGDTrainer(
+        _LOSSES[model_type],
+        l1=params.l1,
+        l2=params.l2,
+        max_passes=params.max_passes,
+        shuffle=params.shuffle,
+        random_state=_seed(model_id),
+    ).fit(X, y, n_classes=len(classes) if model_type == "MULTICLASS" else 0)
+
+    buffer = io.BytesIO()
+    np.savez(buffer, coef=trainer.coef_, intercept=trainer.intercept_)
+    weights = buffer.getvalue()
+    space_json = json.dumps(space.to_dict(), ensure_ascii=False).encode("utf-8")
+    store.write(files["weights"], weights)
+    store.write(files["space"], space_json)
+    meta = {
+        "model_type": model_type,
+        "classes": classes,
+        "target": target,
+        "target_mean": summary.get("target_mean", 0.0),
+        "target_std": summary.get("target_std", 1.0),
+    }
+    training = {
+        "learning_rate": trainer.learning_rate_,
+        "passes": trainer.n_passes_,
+        "loss": trainer.loss_,
+        # JSON has no infinity: a diverged learner's loss is recorded as null.
+        "losses": {
+            str(rate): loss if math.isfinite(loss) else None
+            for rate, loss in trainer.losses_.items()
+        },
+        "records_used": table.n_rows,
+        "records_invalid": report.invalid + skipped,
+        "features": X.shape[1],
+        "features_pruned": pruned,
+        "library_versions": _versions(),
+        **summary,
+    }
+    logger.info(
+        "Trained %s on %d records: %d features, rate %s, %d passes",
+        model_id,
+        table.n_rows,
+        X.shape[1],
+        trainer.learning_rate_,
+        trainer.n_passes_,
+    )
+    return {
+        "recipe": recipe_text,
+        "meta": meta,
+        "training": training,
+        "size": len(weights) + len(space_json),
+    }
+
+
+def evaluate_model(
+    store: Store,
+    predictor: Predictor,
+    model: dict[str, Any],
+    data_source: dict[str, Any],
+    schema: Schema,
+    rearrangement: Rearrangement,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Score a model on an evaluation data source.
+
+    Attribute types come from the training schema, which wins over the
+    evaluation schema (spec §8.3); attributes the evaluation file lacks are
+    missing.
+
+    Returns
+    -------
+    properties : dict
+        ``PerformanceMetrics.Properties``: one metric name to ``str(value)``.
+    report : dict
+        The engine's ``Report``: metric, value, baseline, record counts and,
+        for classifiers, the confusion matrix.
+
+    Raises
+    ------
+    JobFailedError
+        If no record has a valid target, or a classifier's evaluation data
+        holds a single class.
+    """
+    meta, training = model["meta"], model["training"]
+    model_type, target = meta["model_type"], meta["target"]
+    types = {**predictor.space.attributes, target: _target_type(model_type)}
+    location = data_source["api"]["DataLocationS3"]
+    report = ReadReport()
+    truths, outputs = [], []
+    skipped = 0
+    for block in _read_blocks(store, location, schema, rearrangement, types, report):
+        usable = block[target].status == OK
+        skipped += int(block.n_rows - usable.sum())
+        block = block.select(usable)
+        if block.n_rows:
+            kind = object if model_type == "MULTICLASS" else float
+            truths.append(np.asarray(block[target].values, dtype=kind))
+            outputs.append(predictor.scores(block))
+    if not truths:
+        raise JobFailedError(
+            f"No evaluation record of {location!r} has a valid target {target!r}."
+        )
+    truth, scores = np.concatenate(truths), np.concatenate(outputs)
+    invalid = report.invalid + skipped
+
+    name = METRIC_NAMES[model_type]
+    result: dict[str, Any] = {"metric": name}
+    if model_type == "REGRESSION":
+        value = rmse(truth, scores)
+        baseline = rmse(truth, np.full(len(truth), meta["target_mean"]))
+    else:
+        true_labels = (
+            [str(int(v)) for v in truth] if model_type == "BINARY" else list(truth)
+        )
+        if len(set(true_labels)) < 2:
+            raise JobFailedError(
+                f"The evaluation target holds the single class {true_labels[0]!r}; "
+                f"{name} needs at least two classes."
+            )
+        threshold = model["api"].get("ScoreThreshold", DEFAULT_THRESHOLD)
+        predicted = predictor.labels(scores, threshold)
+        if model_type == "BINARY":
+            value, baseline = binary_auc(truth, scores), 0.5
+            labels = ["0", "1"]
+            result["score_threshold"] = threshold
+        else:
+            value = macro_f1(true_labels, predicted)
+            counts = training["class_counts"]
+            majority = max(sorted(counts), key=lambda c: counts[c])
+            baseline = macro_f1(true_labels, [majority] * len(true_labels))
+            labels = sorted(set(meta["classes"]) | set(true_labels))
+        result["confusion_matrix"] = {
+            "labels": labels,
+            "matrix": confusion_matrix(true_labels, predicted, labels),
+        }
+    result.update(
+        value=value, baseline=baseline, records=len(truth), invalid_records=invalid
+    )
+    return {name: str(value)}, result
+
+
+def _target_type(model_type: str) -> str:
+    return {"BINARY": "BINARY", "MULTICLASS": "CATEGORICAL", "REGRESSION": "NUMERIC"}[
+        model_type
+    ]

@@ -1,0 +1,235 @@
+"""Data source statistics (spec §10).
+
+Amazon ML computes these for its console only; the engine returns them
+under the extra ``Statistics`` key of GetDataSource, which Amazon's API does
+not have. Shape::
+
+    {"records": {"total", "selected", "valid", "invalid", "problems"},
+     "target": {"name", "type", "distribution"} or None,
+     "attributes": {name: {...}}}
+
+``attributes`` is present only when ComputeStatistics was requested. Every
+attribute entry has ``type``, ``count`` (valid values), ``missing`` and
+``invalid``, plus, by type:
+
+* NUMERIC: ``min``, ``max``, ``mean``, ``median``, ``distinct`` and a
+  ``histogram`` of 10 equal-width bins (``edges``, ``counts``);
+* BINARY: ``distinct``, ``top_values`` and ``percent_true``;
+* CATEGORICAL: ``distinct`` and ``top_values`` (the 10 most frequent, ties
+  by value);
+* TEXT: ``total_words``, ``unique_words``, ``words_per_record`` (min/max)
+  and ``top_words``, counted after lowercasing and stripping punctuation.
+
+``target.distribution`` maps each class of a BINARY or CATEGORICAL target
+to its count (the 100 most frequent); it is ``None`` for a NUMERIC target.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from mlpipeline.engine.csvio import ReadReport
+from mlpipeline.engine.schema import Schema
+from mlpipeline.engine.text import no_punct, tokenize
+from mlpipeline.engine.values import INVALID, MISSING, Column, Table
+
+__all__ = ["StatisticsBuilder", "records_summary"]
+
+TOP_VALUES = 10
+TARGET_CLASSES = 100
+HISTOGRAM_BINS = 10
+
+
+def _top(counter: Counter, n: int) -> list[dict[str, Any]]:
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    return [{"value": value, "count": count} for value, count in ranked[:n]]
+
+
+def records_summary(report: ReadReport) -> dict[str, Any]:
+    """Return the record counts of a read as JSON-compatible data."""
+    return {
+        "total": report.records,
+        "selected": report.selected,
+        "valid": report.valid,
+        "invalid": report.invalid,
+        "problems": list(report.problems),
+    }
+
+
+class _Accumulator:
+    """Count valid, missing and invalid values of one attribute."""
+
+    def __init__(self, attr_type: str) -> None:
+        self.type = attr_type
+        self.seen = self.missing = self.invalid = 0
+
+    def update(self, column: Column) -> None:
+        self.missing += int(np.count_nonzero(column.status == MISSING))
+        self.invalid += int(np.count_nonzero(column.status == INVALID))
+        self.seen += len(column)
+        self._add(column)
+
+    def _add(self, column: Column) -> None:
+        raise NotImplementedError
+
+    def result(self) -> dict[str, Any]:
+        valid = self.seen - self.missing - self.invalid
+        return {
+            "type": self.type,
+            "count": valid,
+            "missing": self.missing,
+            "invalid": self.invalid,
+            **self._details(),
+        }
+
+    def _details(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _Numeric(_Accumulator):
+    def __init__(self, attr_type: str) -> None:
+        super().__init__(attr_type)
+        # TODO: the exact median and distinct count keep every value in
+        # memory; mergeable quantile and distinct-count sketches would make
+        # memory independent of the row count.
+        self.parts: list[np.ndarray] = []
+
+    def _add(self, column: Column) -> None:
+        self.parts.append(column.values[np.isfinite(column.values)])
+
+    def _details(self) -> dict[str, Any]:
+        values = np.concatenate([*self.parts, np.zeros(0)])
+        if not len(values):
+            return {
+                "min": None,
+                "max": None,
+                "mean": None,
+                "median": None,
+                "distinct": 0,
+                "histogram": {"edges": [], "counts": []},
+            }
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        return {
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "mean": float(values.mean()),
+            "median": float(np.median(values)),
+            "distinct": len(np.unique(values)),
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+        }
+
+
+class _Binary(_Accumulator):
+    def __init__(self, attr_type: str) -> None:
+        super().__init__(attr_type)
+        self.ones = self.zeros = 0
+
+    def _add(self, column: Column) -> None:
+        self.ones += int(np.count_nonzero(column.values == 1))
+        self.zeros += int(np.count_nonzero(column.values == 0))
+
+    def _details(self) -> dict[str, Any]:
+        counter = Counter({k: v for k, v in (("1", self.ones), ("0", self.zeros)) if v})
+        total = self.ones + self.zeros
+        return {
+            "distinct": len(counter),
+            "top_values": _top(counter, TOP_VALUES),
+            "percent_true": 100.0 * self.ones / total if total else None,
+        }
+
+
+class _Categorical(_Accumulator):
+    def __init__(self, attr_type: str) -> None:
+        super().__init__(attr_type)
+        self.counter: Counter = Counter()
+
+    def _add(self, column: Column) -> None:
+        self.counter.update(v for v in column.values if v is not None)
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "distinct": len(self.counter),
+            "top_values": _top(self.counter, TOP_VALUES),
+        }
+
+
+class _Text(_Accumulator):
+    def __init__(self, attr_type: str) -> None:
+        super().__init__(attr_type)
+        self.total = 0
+        self.unique: set[str] = set()
+        self.shortest: int | None = None
+        self.longest = 0
+        self.words: Counter = Counter()
+
+    def _add(self, column: Column) -> None:
+        for text in column.values:
+            if text is None:
+                continue
+            tokens = tokenize(text)
+            self.total += len(tokens)
+            self.unique.update(tokens)
+            self.longest = max(self.longest, len(tokens))
+            if self.shortest is None or len(tokens) < self.shortest:
+                self.shortest = len(tokens)
+            self.words.update(no_punct([t.lower() for t in tokens]))
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "total_words": self.total,
+            "unique_words": len(self.unique),
+            "words_per_record": {"min": self.shortest, "max": self.longest or None},
+            "top_words": _top(self.words, TOP_VALUES),
+        }
+
+
+_KINDS = {
+    "NUMERIC": _Numeric,
+    "BINARY": _Binary,
+    "CATEGORICAL": _Categorical,
+    "TEXT": _Text,
+}
+
+
+class StatisticsBuilder:
+    """Accumulate per-attribute statistics over blocks of records.
+
+    Parameters
+    ----------
+    schema : Schema
+        Schema of the data source; every attribute gets statistics.
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.accumulators = {a.name: _KINDS[a.type](a.type) for a in schema.attributes}
+
+    def update(self, table: Table) -> None:
+        """Add a block of parsed records holding every schema attribute."""
+        for name, accumulator in self.accumulators.items():
+            accumulator.update(table[name])
+
+    def result(self, report: ReadReport) -> dict[str, Any]:
+        """Return the statistics as JSON-compatible data."""
+        attributes = {name: acc.result() for name, acc in self.accumulators.items()}
+        return {
+            "records": records_summary(report),
+            "target": self._target(),
+            "attributes": attributes,
+        }
+
+    def _target(self) -> dict[str, Any] | None:
+        name = self.schema.target
+        if name is None:
+            return None
+        accumulator = self.accumulators[name]
+        distribution = None
+        if isinstance(accumulator, _Binary):
+            distribution = {"0": accumulator.zeros, "1": accumulator.ones}
+        elif isinstance(accumulator, _Categorical):
+            top = _top(accumulator.counter, TARGET_CLASSES)
+            distribution = {item["value"]: item["count"] for item in top}
+        return {"name": name, "type": accumulator.type, "distribution": distribution}

@@ -1,0 +1,114 @@
+import json
+
+import numpy as np
+import pytest
+
+from mlpipeline.engine.errors import InvalidInputException
+from mlpipeline.engine.features import FeatureSpace
+from mlpipeline.engine.predictor import Predictor
+from mlpipeline.engine.recipe import parse_recipe
+from mlpipeline.engine.schema import parse_schema
+from mlpipeline.engine.values import build_table
+
+from .conftest import schema_json
+
+SCHEMA = parse_schema(schema_json([("x", "NUMERIC"), ("c", "CATEGORICAL")]))
+
+
+def _space():
+    recipe = parse_recipe(json.dumps({"outputs": ["x", "c"]}), SCHEMA)
+    space = FeatureSpace(list(recipe.outputs), SCHEMA.types)
+    rows = [["1", "red"], ["2", "blue"]]
+    space.fit_transform(build_table(rows, {"x": 0, "c": 1}, SCHEMA.types))
+    return space  # columns: x, c=blue, c=red
+
+
+def _binary(coef=(0.0, 0.0, 0.0), intercept=0.0):
+    return Predictor(
+        "BINARY",
+        _space(),
+        np.array(coef)[:, None],
+        np.array([intercept]),
+        classes=["0", "1"],
+    )
+
+
+def test_binary_score_equal_to_threshold_is_positive():
+    prediction = _binary().predict({"x": "3"})
+    assert prediction == {
+        "predictedLabel": "1",
+        "predictedScores": {"1": 0.5},
+        "details": {"PredictiveModelType": "BINARY", "Algorithm": "SGD"},
+    }
+
+
+def test_binary_single_score_keyed_by_label_holds_probability_of_one():
+    predictor = _binary(coef=(1.0, 0.0, 0.0))
+    low = predictor.predict({"x": "-2"})
+    assert low["predictedLabel"] == "0"
+    assert low["predictedScores"] == {"0": pytest.approx(1 / (1 + np.exp(2)))}
+    assert "predictedValue" not in low
+    assert predictor.predict({"x": "-2"}, score_threshold=0.1)["predictedLabel"] == "1"
+    predictor.score_threshold = 0.9
+    assert predictor.predict({"x": "1"})["predictedLabel"] == "0"
+
+
+def test_multiclass_scores_every_class_and_sum_to_one():
+    coef = np.array([[0.5, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    predictor = Predictor(
+        "MULTICLASS", _space(), coef, np.zeros(3), classes=["a", "b", "c"]
+    )
+    prediction = predictor.predict({"x": "1", "c": "blue"})
+    scores = prediction["predictedScores"]
+    assert list(scores) == ["a", "b", "c"]
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-6)
+    assert prediction["predictedLabel"] == "b"
+    expected = np.exp([0.5, 2.0, 0.0]) / np.exp([0.5, 2.0, 0.0]).sum()
+    assert list(scores.values()) == pytest.approx(expected.tolist())
+    assert prediction["details"]["PredictiveModelType"] == "MULTICLASS"
+    assert "predictedValue" not in prediction
+
+
+def test_multiclass_tie_goes_to_first_sorted_class():
+    predictor = Predictor(
+        "MULTICLASS", _space(), np.zeros((3, 3)), np.zeros(3), classes=["a", "b", "c"]
+    )
+    prediction = predictor.predict({})
+    assert prediction["predictedLabel"] == "a"
+    assert prediction["predictedScores"] == pytest.approx(
+        {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
+    )
+
+
+def test_regression_value_is_unclipped_and_destandardised():
+    coef = np.array([[2.0], [0.0], [0.0]])
+    predictor = Predictor(
+        "REGRESSION", _space(), coef, np.array([1.0]), target_mean=10.0, target_std=3.0
+    )
+    prediction = predictor.predict({"x": "100"})
+    assert prediction == {
+        "predictedValue": pytest.approx((2 * 100 + 1) * 3 + 10),
+        "details": {"PredictiveModelType": "REGRESSION", "Algorithm": "SGD"},
+    }
+
+
+def test_missing_unknown_and_invalid_values():
+    coef = np.array([[1.0], [0.5], [-0.5]])
+    predictor = Predictor("REGRESSION", _space(), coef, np.array([0.0]))
+    base = predictor.predict({})["predictedValue"]
+    assert base == 0.0
+    assert predictor.predict({"x": "abc", "c": "green"})["predictedValue"] == base
+    assert predictor.predict({"unknown": "1", "c": "blue"})["predictedValue"] == 0.5
+    assert predictor.predict({"x": " 2 "})["predictedValue"] == 2.0
+
+
+def test_predict_many_matches_single_predictions():
+    predictor = _binary(coef=(0.3, 1.0, -1.0), intercept=0.1)
+    records = [{"x": "1", "c": "red"}, {"c": "blue"}, {}]
+    assert predictor.predict_many(records) == [predictor.predict(r) for r in records]
+
+
+@pytest.mark.parametrize("record", [{"x": 3}, {"x": None}, {1: "3"}, ["x"]])
+def test_records_must_map_strings_to_strings(record):
+    with pytest.raises(InvalidInputException, match="string"):
+        _binary().predict(record)
