@@ -19,7 +19,7 @@ from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.exceptions import RunNotFound
 from mlpipeline.models import Run
 
-__all__ = ["embedded_predictor", "predict", "serving_run"]
+__all__ = ["embedded_predict", "embedded_predictor", "predict", "serving_run"]
 
 
 def serving_run(pipeline: str) -> Run:
@@ -49,8 +49,21 @@ def predict(pipeline: str, record: dict[str, Any]) -> dict[str, Any]:
     values = {key: str(value) for key, value in record.items() if value is not None}
     backend = get_backend(run.backend)
     if isinstance(backend, EmbeddedBackend):
-        return embedded_predictor(run.backend, run.model_id).predict(values)
+        model = backend.client.get_ml_model(MLModelId=run.model_id)
+        return embedded_predict(run.backend, model, values)
     return backend.predict(run.model_id, values, run.endpoint_url)
+
+
+def embedded_predict(
+    backend_alias: str, model: dict[str, Any], record: dict[str, str]
+) -> dict[str, Any]:
+    """Predict ``record`` with the embedded model that ``model`` describes.
+
+    ``model`` is the model's GetMLModel description, read fresh by the
+    caller, so a changed ScoreThreshold applies at once.
+    """
+    predictor = embedded_predictor(backend_alias, model["MLModelId"])
+    return predictor.predict(record, score_threshold=model.get("ScoreThreshold"))
 
 
 @functools.lru_cache(maxsize=32)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
-from mlpipeline.serving import embedded_predictor
+from mlpipeline.serving import embedded_predict
 
 __all__ = ["realtime"]
 
@@ -74,7 +74,7 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
                 "PredictorNotMountedException",
                 f"Model {model_id!r} has no realtime endpoint ready (it is {status}).",
             )
-        prediction = embedded_predictor(alias, model_id).predict(record)
+        prediction = embedded_predict(alias, model, record)
     except ResourceNotFoundException as err:
         return _error(err.code, str(err), status=404)
     except EngineError as err:

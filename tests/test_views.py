@@ -3,6 +3,7 @@ import json
 import pytest
 
 from mlpipeline import Pipeline
+from mlpipeline.backends import get_backend
 from mlpipeline.learn import learn
 from project.demo.models import Insured
 
@@ -78,3 +79,17 @@ def test_unknown_model_is_a_404(client, db):
 
 def test_get_is_not_allowed(client, run):
     assert client.get(run.endpoint_url).status_code == 405
+
+
+def test_a_new_score_threshold_applies_at_once(client, run):
+    body = {"Record": {"age": "40", "married": "no"}}
+    first = post(client, run.endpoint_url, body).json()["Prediction"]
+    ((_, score),) = first["predictedScores"].items()
+    engine = get_backend().client
+
+    engine.update_ml_model(MLModelId=run.model_id, ScoreThreshold=score + 0.01)
+    below = post(client, run.endpoint_url, body).json()["Prediction"]
+    engine.update_ml_model(MLModelId=run.model_id, ScoreThreshold=score)
+    at = post(client, run.endpoint_url, body).json()["Prediction"]
+
+    assert (below["predictedLabel"], at["predictedLabel"]) == ("0", "1")
