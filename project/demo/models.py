@@ -110,7 +110,7 @@ class HotelBooking(models.Model):
 
 class Policy(models.Model):
     number = models.CharField(max_length=24, unique=True)
-    plan = models.CharField(max_length=40)
+    plan = models.CharField(max_length=80)
 
     def __str__(self):
         return self.number
