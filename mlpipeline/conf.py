@@ -41,6 +41,14 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between two status polls of a backend entity, and in all.
     "POLL_DELAY": 5.0,
     "POLL_TIMEOUT": 4 * 3600.0,
+    # Seconds without a heartbeat after which a run's lock counts as left by
+    # a dead worker. Heartbeats come at every step and every backend poll, so
+    # this bounds the longest single step too.
+    "LOCK_TIMEOUT": 6 * 3600.0,
+    # Weekly retraining: the default slot, and per-pipeline slots (a dict
+    # like the default, or None to leave a pipeline off the schedule).
+    "SCHEDULE": {"weekday": 6, "hour": 4, "minute": 0},
+    "PIPELINE_SCHEDULES": {},
 }
 
 

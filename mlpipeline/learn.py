@@ -1,9 +1,12 @@
 """Learn: run a pipeline's extract, transform and load steps as one run.
 
-:func:`learn` is what ``manage.py learn`` (and every other trigger) calls.
-A run is recorded before its first step; a run that fails keeps its steps
-and the error, and never touches the model that is serving: the app serves
-the newest run that succeeded.
+:func:`learn` is what every trigger calls: the ``learn`` command, the Celery
+task behind the weekly schedule and the admin actions. A run is recorded
+before its first step and holds its pipeline's lock while it works. Every
+step is a checkpoint, so running the same run again (:func:`resume`)
+continues after its last completed step. A run that fails keeps its steps,
+files and error, tells the site admins, and never touches the model that is
+serving: the app serves the newest run that succeeded.
 """
 
 from __future__ import annotations
@@ -13,75 +16,154 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from django.core.mail import mail_admins
 from django.utils import timezone
 
+from mlpipeline import lock
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.exceptions import RunNotFound
 from mlpipeline.extract import extract
 from mlpipeline.load import Loader
 from mlpipeline.models import Run
-from mlpipeline.pipeline import Pipeline
+from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
+from mlpipeline.signals import run_failed, run_succeeded
 from mlpipeline.transform import transform
 
-__all__ = ["STEPS", "learn"]
+__all__ = ["STEPS", "learn", "resume", "start"]
 
 logger = logging.getLogger(__name__)
 
 #: The parts of a run that ``learn(only=...)`` may run alone.
 STEPS = ("transform", "load")
 
+Progress = Callable[[str, int], None]
+
 
 def learn(
     pipeline: Pipeline,
     *,
     only: str | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
+    trigger: str = Run.Trigger.COMMAND,
+    requested_by: str = "",
 ) -> Run:
-    """Run ``pipeline`` and return its run, succeeded or failed.
+    """Run ``pipeline`` now and return its run, succeeded or failed.
 
     ``only="transform"`` extracts and transforms, leaving the features file
     for a later ``only="load"``, which loads the newest such run. Raise
     :class:`~mlpipeline.exceptions.PipelineDeclarationError` before any run
-    is recorded when the declaration is wrong; errors during the run are
-    recorded on it and re-raised.
+    is recorded when the declaration is wrong,
+    :class:`~mlpipeline.lock.PipelineBusy` when another run holds the
+    pipeline (the new run is recorded as skipped), and any error of the run
+    after recording it on the run.
     """
     if only not in (None, *STEPS):
         raise ValueError(f"only must be one of {STEPS!r} or None, not {only!r}.")
     layout = layout_for(pipeline)
-    backend_alias = pipeline.backend or settings.DEFAULT_BACKEND
     if only == "load":
         run = _transformed_run(pipeline)
     else:
         run = Run.objects.create(
             pipeline=layout.pipeline,
-            backend=backend_alias,
+            backend=pipeline.backend or settings.DEFAULT_BACKEND,
             model_type=layout.model_type,
+            trigger=trigger,
+            requested_by=requested_by,
         )
-    folder = settings.work_dir / layout.pipeline / f"run-{run.pk}"
+    return _execute(run, pipeline, layout, only=only, progress=progress)
 
+
+def start(run: Run, *, progress: Progress | None = None) -> Run:
+    """Run or resume the queued or interrupted ``run``; return it.
+
+    Only a queued or running run is started: a run that succeeded, failed
+    or was skipped is left as it is (use :func:`resume` for a failed one),
+    and the duplicate request is recorded as an event on it.
+    """
+    if run.status not in Run.ACTIVE:
+        run.add_event("duplicate ignored", f"run is already {run.status}")
+        logger.info(
+            "Run %s of %s is %s; nothing to do", run.pk, run.pipeline, run.status
+        )
+        return run
+    pipeline = site.get(run.pipeline)
+    return _execute(run, pipeline, layout_for(pipeline), only=None, progress=progress)
+
+
+def resume(run: Run, *, progress: Progress | None = None) -> Run:
+    """Continue ``run`` after its last completed step; return it."""
+    if run.status == Run.Status.SUCCEEDED:
+        raise RunNotFound(f"Run {run.pk} of {run.pipeline!r} has already succeeded.")
+    run.add_event("resumed", f"from status {run.status}")
+    run.status = Run.Status.QUEUED
+    run.save(update_fields=["status"])
+    return start(run, progress=progress)
+
+
+def _execute(
+    run: Run,
+    pipeline: Pipeline,
+    layout: Layout,
+    *,
+    only: str | None,
+    progress: Progress | None,
+) -> Run:
     try:
-        if only != "load":
+        lock.acquire(run)
+    except lock.PipelineBusy as busy:
+        if busy.run_id != run.pk:
+            run.status = Run.Status.SKIPPED
+            run.error = str(busy)
+            run.finished_at = timezone.now()
+            run.save()
+            logger.info("Skipped run %s: %s", run.pk, busy)
+        raise
+    folder = settings.work_dir / layout.pipeline / f"run-{run.pk}"
+    try:
+        run.status = Run.Status.RUNNING
+        run.error = ""
+        run.save()
+        if only != "load" and run.completed_step("upload") is None:
             _extract_and_transform(run, pipeline, layout, folder, progress)
         if only == "transform":
             run.status = Run.Status.TRANSFORMED
             run.save()
             return run
-        backend = get_backend(backend_alias)
-        Loader(backend).load(run, pipeline, layout, Path(run.features_file))
+        backend = get_backend(run.backend)
+        Loader(backend, heartbeat=lambda: lock.heartbeat(run)).load(
+            run, pipeline, layout, Path(run.features_file)
+        )
     except BaseException as err:
-        run.fail(err)
-        if only != "load":
-            shutil.rmtree(folder, ignore_errors=True)
-        logger.warning("Pipeline %s run %s failed: %s", run.pipeline, run.pk, err)
+        _failed(run, err)
         raise
+    finally:
+        lock.release(run)
 
     run.status = Run.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
     shutil.rmtree(folder, ignore_errors=True)
+    run_succeeded.send(sender=Run, run=run)
     return run
+
+
+def _failed(run: Run, error: BaseException) -> None:
+    run.fail(error)
+    logger.warning("Pipeline %s run %s failed: %s", run.pipeline, run.pk, error)
+    run_failed.send(sender=Run, run=run, error=error)
+    steps = "\n".join(
+        f"  {step.name}: {step.status}{' - ' + step.error if step.error else ''}"
+        for step in run.steps.all()
+    )
+    mail_admins(
+        f"mlpipeline: run {run.pk} of {run.pipeline} failed",
+        f"Run {run.pk} of pipeline {run.pipeline!r} failed: {run.error}\n\n"
+        f"Steps:\n{steps}\n\nThe serving model has not changed. Fix the cause, "
+        "then resume the run from the admin or start a new one.",
+        fail_silently=True,
+    )
 
 
 def _extract_and_transform(
@@ -89,11 +171,13 @@ def _extract_and_transform(
     pipeline: Pipeline,
     layout: Layout,
     folder: Path,
-    progress: Callable[[str, int], None] | None,
+    progress: Progress | None,
 ) -> None:
+    features_path = folder / "features.csv"
+    if run.completed_step("transform") is not None and features_path.exists():
+        return
     folder.mkdir(parents=True, exist_ok=True)
     rows_path = folder / "rows.csv"
-    features_path = folder / "features.csv"
 
     with run.step("extract") as step:
         chunk_size = pipeline.chunk_size or settings.CHUNK_SIZE
@@ -130,6 +214,4 @@ def _transformed_run(pipeline: Pipeline) -> Run:
             f"Pipeline {name!r} has no transformed run to load; run "
             f"'manage.py learn {name} --only transform' first."
         )
-    run.status = Run.Status.RUNNING
-    run.save()
     return run

@@ -10,12 +10,13 @@ waiting for each. Every step is recorded on the run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlpipeline.backends import Backend
 from mlpipeline.exceptions import DataError
-from mlpipeline.models import Run
+from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
 from mlpipeline.transform import schema_path
@@ -74,10 +75,19 @@ def training_parameters(pipeline: Pipeline) -> dict[str, str]:
 
 
 class Loader:
-    """Run the load steps of one run on one backend."""
+    """Run the load steps of one run on one backend, resumably.
 
-    def __init__(self, backend: Backend) -> None:
+    Each step is a checkpoint on the run: a step that succeeded on an
+    earlier attempt is not run again (its recorded results are reused), and
+    an entity that an interrupted attempt created is waited for rather than
+    created twice. ``heartbeat`` is called before each step and at each
+    backend poll.
+    """
+
+    def __init__(self, backend: Backend, heartbeat: Callable[[], None] | None = None):
         self.backend = backend
+        self.heartbeat = heartbeat
+        backend.heartbeat = heartbeat
 
     def load(self, run: Run, pipeline: Pipeline, layout: Layout, path: Path) -> None:
         """Load the features file ``path`` of ``run`` and record each step.
@@ -86,94 +96,175 @@ class Loader:
         and the row counts of both data sources. Errors propagate after the
         failing step is recorded; nothing after that step is created.
         """
-        backend = self.backend
         ids = entity_ids(run.pipeline, run.pk)
-        name = run.pipeline
         schema = layout.schema()
-        train_split, evaluation_split = rearrangements(
-            pipeline.train_percent, pipeline.get_seed()
+        splits = dict(
+            zip(
+                ("train", "evaluation"),
+                rearrangements(pipeline.train_percent, pipeline.get_seed()),
+                strict=True,
+            )
         )
 
-        with run.step("upload") as step:
-            upload_name = f"uploads/{name}-{run.pk}-{path.name}"
-            location = backend.upload(path, upload_name)
-            backend.upload(schema_path(path), upload_name + ".schema")
-            step.record(location=location)
+        upload = self._step(run, "upload", lambda step: self._upload(run, path, step))
+        location = upload["location"]
 
-        counts = {}
-        for kind, split in (
-            ("train", train_split),
-            ("evaluation", evaluation_split),
-        ):
-            with run.step(f"{kind}_datasource") as step:
-                entity = ids[f"{kind}_datasource"]
-                step.record(entity, rearrangement=split)
-                backend.create_data_source(
-                    entity,
-                    name=f"{name} run {run.pk} {kind} data",
-                    location=location,
-                    schema=schema,
-                    rearrangement=split,
-                )
-                found = backend.wait("datasource", entity)
-                counts[kind] = _record_count(found)
-                step.record(rows=counts[kind], statistics=found.get("Statistics"))
-                _warn_invalid(name, kind, found)
-        run.rows_train, run.rows_evaluation = counts["train"], counts["evaluation"]
-        if None not in counts.values() and sum(counts.values()) != run.rows_written:
-            raise DataError(
-                f"Pipeline {name!r} run {run.pk}: the data sources hold "
-                f"{counts['train']} + {counts['evaluation']} rows, but "
-                f"{run.rows_written} were written."
+        for kind, split in splits.items():
+            detail = self._step(
+                run,
+                f"{kind}_datasource",
+                lambda step, kind=kind, split=split: self._data_source(
+                    run, ids[f"{kind}_datasource"], kind, location, schema, split, step
+                ),
             )
+            setattr(run, f"rows_{kind}", detail["rows"])
+        run.save()
+        _check_counts(run)
+
+        parameters = training_parameters(pipeline)
+        self._step(
+            run,
+            "model",
+            lambda step: self._model(run, ids, layout, pipeline, parameters, step),
+        )
+        run.model_id, run.parameters = ids["model"], parameters
         run.save()
 
-        with run.step("model") as step:
-            entity = ids["model"]
-            parameters = training_parameters(pipeline)
-            step.record(entity, parameters=parameters)
-            backend.create_ml_model(
+        detail = self._step(
+            run, "evaluation", lambda step: self._evaluation(run, ids, step)
+        )
+        run.metric_name, run.metric_value = detail["metric"], detail["value"]
+        run.evaluation = detail["report"]
+        run.baseline = (run.evaluation or {}).get("baseline")
+        run.save()
+
+        detail = self._step(run, "endpoint", lambda step: self._endpoint(ids, step))
+        run.endpoint_url = detail["url"]
+        run.save()
+        logger.info(
+            "Loaded %s run %s: model %s, %s %.4f", run.pipeline, run.pk,
+            run.model_id, run.metric_name, run.metric_value,
+        )  # fmt: skip
+
+    def _step(
+        self, run: Run, name: str, work: Callable[[RunStep], None]
+    ) -> dict[str, Any]:
+        """Do step ``name`` unless it succeeded before; return its detail."""
+        done = run.completed_step(name)
+        if done is not None:
+            return done.detail
+        if self.heartbeat is not None:
+            self.heartbeat()
+        with run.step(name) as step:
+            work(step)
+        return step.detail
+
+    def _create_once(
+        self, run: Run, kind: str, entity_id: str, create: Callable[[], None]
+    ) -> None:
+        """Create entity ``entity_id`` unless an earlier attempt did."""
+        if self.backend.describe(kind, entity_id) is None:
+            create()
+        else:
+            run.add_event(
+                "reused", f"{kind} {entity_id} existed from an earlier attempt"
+            )
+
+    def _upload(self, run: Run, path: Path, step: RunStep) -> None:
+        name = f"uploads/{run.pipeline}-{run.pk}-{path.name}"
+        location = self.backend.upload(path, name)
+        self.backend.upload(schema_path(path), name + ".schema")
+        step.record(location=location)
+
+    def _data_source(
+        self,
+        run: Run,
+        entity: str,
+        kind: str,
+        location: str,
+        schema: dict[str, Any],
+        split: dict[str, Any],
+        step: RunStep,
+    ) -> None:
+        step.record(entity, rearrangement=split)
+        self._create_once(
+            run,
+            "datasource",
+            entity,
+            lambda: self.backend.create_data_source(
                 entity,
-                name=f"{name} run {run.pk}",
+                name=f"{run.pipeline} run {run.pk} {kind} data",
+                location=location,
+                schema=schema,
+                rearrangement=split,
+            ),
+        )
+        found = self.backend.wait("datasource", entity)
+        step.record(rows=_record_count(found), statistics=found.get("Statistics"))
+        _warn_invalid(run.pipeline, kind, found)
+
+    def _model(
+        self,
+        run: Run,
+        ids: dict[str, str],
+        layout: Layout,
+        pipeline: Pipeline,
+        parameters: dict[str, str],
+        step: RunStep,
+    ) -> None:
+        entity = ids["model"]
+        step.record(entity, parameters=parameters)
+        self._create_once(
+            run,
+            "mlmodel",
+            entity,
+            lambda: self.backend.create_ml_model(
+                entity,
+                name=f"{run.pipeline} run {run.pk}",
                 model_type=layout.model_type,
                 parameters=parameters,
                 data_source_id=ids["train_datasource"],
                 recipe=pipeline.recipe,
-            )
-            found = backend.wait("mlmodel", entity)
-            step.record(training=found.get("Training"))
-        run.model_id = entity
-        run.parameters = parameters
-        run.save()
+            ),
+        )
+        found = self.backend.wait("mlmodel", entity)
+        step.record(training=found.get("Training"))
 
-        with run.step("evaluation") as step:
-            entity = ids["evaluation"]
-            step.record(entity)
-            backend.create_evaluation(
+    def _evaluation(self, run: Run, ids: dict[str, str], step: RunStep) -> None:
+        entity = ids["evaluation"]
+        step.record(entity)
+        self._create_once(
+            run,
+            "evaluation",
+            entity,
+            lambda: self.backend.create_evaluation(
                 entity,
-                name=f"{name} run {run.pk} evaluation",
+                name=f"{run.pipeline} run {run.pk} evaluation",
                 model_id=ids["model"],
                 data_source_id=ids["evaluation_datasource"],
-            )
-            found = backend.wait("evaluation", entity)
-            metric_name, value = _metric(found)
-            step.record(metric=metric_name, value=value)
-        run.metric_name, run.metric_value = metric_name, value
-        run.evaluation = found.get("Report")
-        run.baseline = (run.evaluation or {}).get("baseline")
-        run.save()
+            ),
+        )
+        found = self.backend.wait("evaluation", entity)
+        metric, value = _metric(found)
+        step.record(metric=metric, value=value, report=found.get("Report"))
 
-        with run.step("endpoint") as step:
-            step.record(ids["model"])
-            backend.create_realtime_endpoint(ids["model"])
-            info = backend.wait_for_endpoint(ids["model"])
-            step.record(url=info["EndpointUrl"])
-        run.endpoint_url = info["EndpointUrl"]
-        run.save()
-        logger.info(
-            "Loaded %s run %s: model %s, %s %.4f", name, run.pk, run.model_id,
-            metric_name, value,
-        )  # fmt: skip
+    def _endpoint(self, ids: dict[str, str], step: RunStep) -> None:
+        model = ids["model"]
+        step.record(model)
+        status = self.backend.describe("mlmodel", model)["EndpointInfo"]
+        if status["EndpointStatus"] not in ("READY", "UPDATING"):
+            self.backend.create_realtime_endpoint(model)
+        info = self.backend.wait_for_endpoint(model)
+        step.record(url=info["EndpointUrl"])
+
+
+def _check_counts(run: Run) -> None:
+    counts = (run.rows_train, run.rows_evaluation)
+    if None not in counts and sum(counts) != run.rows_written:
+        raise DataError(
+            f"Pipeline {run.pipeline!r} run {run.pk}: the data sources hold "
+            f"{counts[0]} + {counts[1]} rows, but {run.rows_written} were written."
+        )
 
 
 def _warn_invalid(pipeline: str, kind: str, data_source: dict[str, Any]) -> None:

@@ -1,4 +1,11 @@
-"""The record of every run: its steps, their entities, counts and metric."""
+"""What mlpipeline keeps in the database.
+
+- :class:`PipelineState`: one row per declared pipeline, holding its run
+  lock (one run at a time).
+- :class:`Run`: every run, with its trigger, counts, metric and events.
+- :class:`RunStep`: the checkpoints of a run: each step's status, the
+  backend entity it created and what it found.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,64 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["Run", "RunStep"]
+__all__ = ["PipelineState", "Run", "RunStep"]
+
+
+class PipelineState(models.Model):
+    """A declared pipeline and its run lock.
+
+    The lock is held by at most one run; the holder refreshes
+    ``heartbeat_at`` as it works, and a lock whose heartbeat is older than
+    MLPIPELINE_LOCK_TIMEOUT is taken as abandoned by a crashed worker.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    locked_by = models.ForeignKey(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    holder = models.CharField(max_length=200, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "pipeline"
+        permissions = [("run_pipeline", "Can start a pipeline run")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Run(models.Model):
     """One pass of a pipeline through extract, transform and load."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         TRANSFORMED = "transformed", "Transformed, not loaded"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "learn command"
+        SCHEDULE = "schedule", "Weekly schedule"
+        ADMIN = "admin", "Admin action"
+        TASK = "task", "Task"
+
+    #: Statuses of a run that may still do work.
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     pipeline = models.CharField(max_length=40, db_index=True)
+    trigger = models.CharField(
+        max_length=20, choices=Trigger.choices, default=Trigger.COMMAND
+    )
+    #: Identifies the trigger (a schedule slot) so that it runs once.
+    trigger_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    #: Things that happened to the run besides its steps: skipped duplicate
+    #: triggers, resumptions, lock take-overs. A list of {at, event, detail}.
+    events = models.JSONField(default=list, blank=True)
     backend = models.CharField(max_length=40)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.RUNNING
@@ -48,6 +100,7 @@ class Run(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["pipeline", "status", "-started_at"])]
+        permissions = [("resume_run", "Can resume a run")]
 
     def __str__(self) -> str:
         return f"{self.pipeline} run {self.pk} ({self.status})"
@@ -83,6 +136,17 @@ class Run(models.Model):
             step.finished_at = timezone.now()
             step.seconds = time.monotonic() - started
             step.save()
+
+    def completed_step(self, name: str) -> RunStep | None:
+        """Return step ``name`` if it succeeded on an earlier attempt."""
+        return self.steps.filter(name=name, status=RunStep.Status.SUCCEEDED).first()
+
+    def add_event(self, event: str, detail: str = "") -> None:
+        """Append an event to the run and save that field alone."""
+        self.events.append(
+            {"at": timezone.now().isoformat(), "event": event, "detail": detail}
+        )
+        self.save(update_fields=["events"])
 
     def fail(self, error: BaseException) -> None:
         self.status = self.Status.FAILED

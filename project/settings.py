@@ -93,3 +93,16 @@ MLPIPELINE_ENDPOINT_BASE_URL = os.environ.get(
     "MLPIPELINE_ENDPOINT_BASE_URL", "http://127.0.0.1:8000"
 )
 MLPIPELINE_WORK_DIR = BASE_DIR / "var" / "mlpipeline"
+
+# Celery: Redis (or any broker) when CELERY_BROKER_URL is set; otherwise
+# tasks run in-process, eagerly, and no worker or broker is needed.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A run's message returns to the queue this long after a worker took it
+    # without acknowledging (it died); the run's lock keeps a live run single.
+    "visibility_timeout": float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 7 * 3600)),
+}

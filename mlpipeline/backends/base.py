@@ -21,6 +21,18 @@ from mlpipeline.exceptions import StepFailed
 
 __all__ = ["Backend"]
 
+
+def _error_code(err: Exception) -> str | None:
+    """Return Amazon ML's error code of ``err`` (engine or botocore error)."""
+    code = getattr(err, "code", None)
+    if isinstance(code, str):
+        return code
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None
+
+
 _GETTERS = {
     "datasource": ("get_data_source", "DataSourceId"),
     "mlmodel": ("get_ml_model", "MLModelId"),
@@ -35,6 +47,9 @@ class Backend:
     Amazon ML's client methods, and :meth:`upload` to put a local file where
     :meth:`create_data_source` can read it.
     """
+
+    #: Called at every poll by whoever drives the backend (a run's lock).
+    heartbeat: Callable[[], None] | None = None
 
     def __init__(self, alias: str, **options: Any) -> None:
         self.alias = alias
@@ -113,6 +128,16 @@ class Backend:
         )
         return response["Prediction"]
 
+    def describe(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        """Return entity ``entity_id`` of ``kind``; None if there is none."""
+        method, key = _GETTERS[kind]
+        try:
+            return getattr(self.client, method)(**{key: entity_id})
+        except Exception as err:
+            if _error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+
     def wait(self, kind: str, entity_id: str) -> dict[str, Any]:
         """Poll entity ``entity_id`` of ``kind`` until it is COMPLETED.
 
@@ -153,6 +178,8 @@ class Backend:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self.poll_timeout
         while True:
+            if self.heartbeat is not None:
+                self.heartbeat()
             found = get()
             status = status_of(found)
             if status == done:
