@@ -162,13 +162,23 @@ class Loader:
     def _create_once(
         self, run: Run, kind: str, entity_id: str, create: Callable[[], None]
     ) -> None:
-        """Create entity ``entity_id`` unless an earlier attempt did."""
-        if self.backend.describe(kind, entity_id) is None:
+        """Create entity ``entity_id`` unless an earlier attempt did.
+
+        An entity that an earlier attempt left running, on a backend whose
+        jobs run in-process, is created again with the same parameters: the
+        engine reruns it if its process died and otherwise changes nothing.
+        """
+        found = self.backend.describe(kind, entity_id)
+        running = found is not None and found["Status"] in ("PENDING", "INPROGRESS")
+        if found is None:
+            create()
+        elif running and self.backend.jobs_run_here:
+            detail = f"{kind} {entity_id} was left {found['Status']}"
+            run.add_event("resubmitted", detail)
             create()
         else:
-            run.add_event(
-                "reused", f"{kind} {entity_id} existed from an earlier attempt"
-            )
+            detail = f"{kind} {entity_id} existed from an earlier attempt"
+            run.add_event("reused", detail)
 
     def _upload(self, run: Run, path: Path, step: RunStep) -> None:
         name = f"uploads/{run.pipeline}-{run.pk}-{path.name}"

@@ -12,3 +12,9 @@ MLPIPELINE_WORK_DIR = _TMP / "work"
 MLPIPELINE_POLL_DELAY = 0.0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# A file, not memory, so a Celery worker started by the tests can share the
+# test database.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(_TMP / "test.sqlite3")}  # noqa: F405
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30}  # noqa: F405

@@ -50,6 +50,10 @@ class Backend:
 
     #: Called at every poll by whoever drives the backend (a run's lock).
     heartbeat: Callable[[], None] | None = None
+    #: Whether jobs run in this process, so that one left PENDING or
+    #: INPROGRESS by a dead process must be created again to restart it
+    #: (the engine does so when the same Create comes again).
+    jobs_run_here = False
 
     def __init__(self, alias: str, **options: Any) -> None:
         self.alias = alias

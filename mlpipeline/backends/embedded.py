@@ -39,6 +39,8 @@ class EmbeddedBackend(Backend):
     finished at its first poll.
     """
 
+    jobs_run_here = True
+
     def __init__(self, alias: str, **options: Any) -> None:
         super().__init__(alias, **options)
         self.storage = get_storage(options.get("STORAGE"))

@@ -50,6 +50,7 @@ from mlpipeline.engine.errors import (
     PredictorNotMountedException,
     ResourceNotFoundException,
 )
+from mlpipeline.engine.owner import current_owner, is_orphaned
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.engine.predictor import Predictor
 from mlpipeline.engine.recipe import MAX_RECIPE_CHARS, parse_recipe
@@ -177,6 +178,11 @@ class Engine:
             status = document["api"]["Status"] if document else "DELETED"
             if status not in _RUNNING:
                 break
+            if is_orphaned(document.get("owner")):
+                raise JobFailedError(
+                    f"{_LABELS[kind]} {entity_id!r} was left {status} by a process "
+                    "that ended; create it again to rerun it."
+                )
             if time.monotonic() >= deadline:
                 raise JobFailedError(
                     f"{_LABELS[kind]} {entity_id!r} was still {status} after "
@@ -197,6 +203,15 @@ class Engine:
                 f"A {_LABELS[kind]} with the id {entity_id!r} already exists with "
                 "other parameters."
             )
+        if document["api"]["Status"] in _RUNNING and is_orphaned(document.get("owner")):
+            # The process running this job died; run it again here, as a
+            # service would restart a job whose machine failed.
+            logger.warning(
+                "%s %s was left %s by process %s; running it again",
+                _LABELS[kind], entity_id, document["api"]["Status"],
+                document["owner"].get("pid"),
+            )  # fmt: skip
+            return False
         return True
 
     def _create(
@@ -211,6 +226,7 @@ class Engine:
         now = time.time()
         api = document["api"]
         api.update(Status="PENDING", CreatedAt=now, LastUpdatedAt=now)
+        document["owner"] = current_owner()
         self._repo.save(kind, entity_id, document)
 
         started = time.time()
@@ -233,6 +249,7 @@ class Engine:
                 api["ComputeTime"] = int((time.process_time() - cpu) * 1000)
         finished = time.time()
         api.update(FinishedAt=finished, LastUpdatedAt=finished)
+        document.pop("owner", None)
         self._repo.save(kind, entity_id, document)
         logger.info(
             "%s %s %s in %.1fs",
