@@ -38,7 +38,7 @@ AWKWARD = [
     "seps\x1c\x1d\x1e\x85\u2028\u2029\x0c\nend",
     "\\.",
     " padded ",
-    "ünïcödé, \"quoted\"\n",
+    'ünïcödé, "quoted"\n',
 ]
 
 
@@ -49,9 +49,17 @@ def fill_demo_tables():
             continue  # COPY quotes it; tested on its own below
         people.append(
             Insured(
-                health=i % 2 == 0, age=20 + i, limit=i % 3 == 0, gender=text[:10],
-                insurance=i % 2 == 1, married=False, selfemp=True, family=i,
-                region=text[:20], ethnicity="cauc", education=text[:20],
+                health=i % 2 == 0,
+                age=20 + i,
+                limit=i % 3 == 0,
+                gender=text[:10],
+                insurance=i % 2 == 1,
+                married=False,
+                selfemp=True,
+                family=i,
+                region=text[:20],
+                ethnicity="cauc",
+                education=text[:20],
             )  # fmt: skip
         )
     Insured.objects.bulk_create(people)
@@ -79,9 +87,7 @@ def extract_both(pipeline, tmp_path, monkeypatch):
     "pipeline_class",
     [HealthInsurancePipeline, PolicyPlanPipeline, CustomerTypePipeline],
 )
-def test_copy_and_iterator_write_identical_files(
-    pipeline_class, tmp_path, monkeypatch
-):
+def test_copy_and_iterator_write_identical_files(pipeline_class, tmp_path, monkeypatch):
     fill_demo_tables()
     pipeline = pipeline_class()
     assert copy_sql(pipeline.get_queryset(), layout_for(pipeline)) is not None
