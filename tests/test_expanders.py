@@ -77,7 +77,9 @@ def test_long_id_batch_expansion_matches_value_by_value():
 
     columns = expander.expand_batch(values)
 
-    assert [list(row) for row in zip(*columns)] == [expander.expand(v) for v in values]
+    assert [list(row) for row in zip(*columns, strict=True)] == [
+        expander.expand(v) for v in values
+    ]
 
 
 def test_long_id_batch_expansion_rejects_what_expand_rejects():

@@ -60,7 +60,7 @@ def fill_demo_tables():
                 region=text[:20],
                 ethnicity="cauc",
                 education=text[:20],
-            )  # fmt: skip
+            )
         )
     Insured.objects.bulk_create(people)
     Policy.objects.bulk_create(
