@@ -23,6 +23,9 @@ if os.environ.get("DATABASE", "sqlite") != "postgres":
         }
     }
 INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks"]
-MEDIA_ROOT = _VAR / "media"
-MLPIPELINE_WORK_DIR = _VAR / "work"
+# One engine store per database: entity ids restart with each database's
+# run numbers, and the engine treats a repeated id as the same entity.
+_DATABASE = os.environ.get("DATABASE", "sqlite")
+MEDIA_ROOT = _VAR / _DATABASE / "media"
+MLPIPELINE_WORK_DIR = _VAR / _DATABASE / "work"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
