@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import F, Func, QuerySet
 
@@ -129,7 +130,11 @@ def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
             return None
         expressions[f"_mlpipeline_{i}"] = expression
     rendered = queryset.annotate(**expressions).values_list(*expressions)
-    sql, params = rendered.query.sql_with_params()
+    try:
+        sql, params = rendered.query.sql_with_params()
+    except EmptyResultSet:
+        # An empty queryset (``.none()``) has no SQL; the iterator copes.
+        return None
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", tuple(params)
 
 
