@@ -5,6 +5,11 @@ returns the string values of the attributes it declares. The transform step
 replaces the source column by those columns (the source is kept as well when
 ``keep_source`` is true). Subclass :class:`Expander` and override
 :meth:`Expander.attributes` and :meth:`Expander.expand`.
+
+The transform step calls :meth:`Expander.expand_batch` with a batch of
+values at a time; its default calls ``expand`` once per distinct value, and
+an expander can override it with a vectorised version that gives the same
+strings.
 """
 
 from __future__ import annotations
@@ -13,12 +18,24 @@ import datetime
 import string
 from collections.abc import Sequence
 
+import numpy as np
+
 from mlpipeline.exceptions import DataError
 
 __all__ = ["DatePartsExpander", "Expander", "LongIdExpander"]
 
 _BASE36_DIGITS = string.digits + string.ascii_uppercase
 _BASE36_VALUE = {char: str(value) for value, char in enumerate(_BASE36_DIGITS)}
+
+# Lookup tables of the vectorised LongIdExpander: the base-36 value of each
+# code point below 128 (-1 when it is not a digit, and for every code point
+# from 128 on), and the text of each value, 36 standing for a missing digit.
+_DIGIT_OF_POINT = np.full(129, -1, dtype=np.int64)
+for _value, _char in enumerate(_BASE36_DIGITS):
+    _DIGIT_OF_POINT[ord(_char)] = _value
+_DIGIT_TEXT = np.array([*(str(v) for v in range(36)), ""], dtype=object)
+_LENGTH_TEXT = np.array([str(n) for n in range(1001)], dtype=object)
+_MAX_BATCH_DIGITS = 1000
 
 
 class Expander:
@@ -43,6 +60,31 @@ class Expander:
 
     def expand(self, value: str) -> Sequence[str]:
         raise NotImplementedError
+
+    def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
+        """Return the output columns for a batch of ``values``.
+
+        The result holds one sequence per declared attribute, each as long
+        as ``values``, equal to what :meth:`expand` gives value by value.
+        Raise :class:`~mlpipeline.exceptions.DataError` as ``expand`` does;
+        the caller then expands the batch value by value to name the row.
+        """
+        width = len(self.attributes())
+        cache: dict[str, Sequence[str]] = {}
+        rows = []
+        for value in values:
+            expanded = cache.get(value)
+            if expanded is None:
+                expanded = cache[value] = self.expand(value)
+                if len(expanded) != width:
+                    raise DataError(
+                        f"{self!r} returned {len(expanded)} values for "
+                        f"{value!r}; it declares {width} attributes."
+                    )
+            rows.append(expanded)
+        if not rows:
+            return [[] for _ in range(width)]
+        return [list(column) for column in zip(*rows, strict=True)]
 
     def name(self, part: str) -> str:
         """Return the output attribute called ``part`` of this expander."""
@@ -113,6 +155,35 @@ class LongIdExpander(Expander):
             )
         padding = [""] * (self.digits - len(values))
         return [str(len(values)), str(int(text, 36)), *values, *padding]
+
+    def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
+        """Return the output columns for a batch, computed with numpy.
+
+        The base-36 value is still read by :func:`int` per id, since it
+        outgrows 64 bits past 12 characters.
+        """
+        if self.digits > _MAX_BATCH_DIGITS:
+            return super().expand_batch(values)
+        texts = [value.translate(self._drop).upper() for value in values]
+        if not texts:
+            return [[] for _ in range(self.digits + 2)]
+        if max(map(len, texts)) > self.digits or "\x00" in "".join(texts):
+            raise DataError(f"{self.source} holds an id that cannot be expanded.")
+        codes = np.array(texts, dtype=f"<U{self.digits}")
+        points = codes.view(np.uint32).reshape(len(texts), self.digits)
+        digits = _DIGIT_OF_POINT[np.minimum(points, 128)]
+        lengths = np.count_nonzero(points, axis=1)
+        if (digits[points > 0] < 0).any():
+            raise DataError(f"{self.source} holds a character that is not base 36.")
+        digits[points == 0] = 36  # past the end of the id: missing
+        columns: list[Sequence[str]] = [
+            _LENGTH_TEXT[: self.digits + 1][lengths].tolist(),
+            ["" if not text else str(int(text, 36)) for text in texts],
+        ]
+        columns.extend(_DIGIT_TEXT[digits].T.tolist())
+        for row in np.flatnonzero(lengths == 0).tolist():
+            columns[0][row] = ""
+        return columns
 
 
 class DatePartsExpander(Expander):

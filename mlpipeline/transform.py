@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,16 +42,20 @@ def schema_path(features_path: Path) -> Path:
     return features_path.with_name(features_path.name + ".schema")
 
 
-def transform(layout: Layout, rows_path: Path, features_path: Path) -> TransformResult:
+def transform(
+    layout: Layout, rows_path: Path, features_path: Path, *, batch_size: int = 8192
+) -> TransformResult:
     """Expand the extracted rows at ``rows_path`` into ``features_path``.
 
-    Rows are read and written one at a time. Beside the features file goes
-    its Amazon ML data schema (``<features file>.schema``). Raise
-    :class:`DataError` naming the pipeline, the row and the value when an
-    expander rejects a value, when there is no row, or when a classifier's
-    target has fewer than two classes.
+    Rows are read, expanded and written ``batch_size`` at a time: each
+    expander gets a whole column of the batch (see
+    :meth:`~mlpipeline.expanders.Expander.expand_batch`), and the CSV writer
+    a batch of rows. Beside the features file goes its Amazon ML data
+    schema (``<features file>.schema``). Raise :class:`DataError` naming the
+    pipeline, the row and the value when an expander rejects a value, when
+    there is no row, or when a classifier's target has fewer than two
+    classes.
     """
-    steps = _column_steps(layout)
     target_index = layout.attribute_names.index(layout.target)
     classify = layout.model_type != "REGRESSION"
     result = TransformResult(
@@ -71,26 +76,63 @@ def transform(layout: Layout, rows_path: Path, features_path: Path) -> Transform
         writer = csv.writer(sink, lineterminator="\n")
         writer.writerow(layout.attribute_names)
         counts = result.target_counts
-        for line, row in enumerate(reader, start=2):
-            features: list[str] = []
-            try:
-                for step, value in zip(steps, row, strict=True):
-                    step(value, features)
-            except DataError as err:
-                raise DataError(
-                    f"Pipeline {layout.pipeline!r}, row {line}: {err}"
-                ) from None
-            writer.writerow(features)
-            result.rows += 1
-            target = features[target_index]
-            if not target:
-                result.missing_targets += 1
-            elif classify and (target in counts or len(counts) < _MAX_CLASSES_COUNTED):
-                counts[target] += 1
+        width = len(layout.columns)
+        while batch := list(itertools.islice(reader, batch_size)):
+            first_line = result.rows + 2
+            columns = _expand_batch(layout, batch, width, first_line)
+            writer.writerows(zip(*columns, strict=True))
+            result.rows += len(batch)
+            targets = Counter(columns[target_index])
+            result.missing_targets += targets.pop("", 0)
+            if classify:
+                # Values are admitted in order of first appearance, as a
+                # row-by-row count would admit them.
+                for value, count in targets.items():
+                    if value in counts or len(counts) < _MAX_CLASSES_COUNTED:
+                        counts[value] += count
 
     _check_rows(layout, result)
     result.schema_path.write_text(layout.schema_json(), encoding="utf-8")
     return result
+
+
+def _expand_batch(
+    layout: Layout, batch: list[list[str]], width: int, first_line: int
+) -> list[Sequence[str]]:
+    """Return the feature columns of a batch of extracted rows."""
+    expanders = {expander.source: expander for expander in layout.expanders}
+    if any(len(row) != width for row in batch):
+        _expand_rows(layout, batch, first_line)
+    sources = list(zip(*batch, strict=True))
+    columns: list[Sequence[str]] = []
+    try:
+        for name, values in zip(layout.columns, sources, strict=True):
+            expander = expanders.get(name)
+            if expander is None:
+                columns.append(values)
+                continue
+            if expander.keep_source:
+                columns.append(values)
+            columns.extend(expander.expand_batch(values))
+    except DataError:
+        # Find the first bad row and report it as a row-by-row pass would.
+        _expand_rows(layout, batch, first_line)
+        raise
+    return columns
+
+
+def _expand_rows(layout: Layout, batch: list[list[str]], first_line: int) -> None:
+    """Expand ``batch`` row by row, raising the first row's error."""
+    steps = _column_steps(layout)
+    for line, row in enumerate(batch, start=first_line):
+        features: list[str] = []
+        try:
+            for step, value in zip(steps, row, strict=True):
+                step(value, features)
+        except (DataError, ValueError) as err:
+            raise DataError(
+                f"Pipeline {layout.pipeline!r}, row {line}: {err}"
+            ) from None
 
 
 def expand_row(layout: Layout, row: list[str]) -> list[str]:

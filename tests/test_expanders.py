@@ -69,3 +69,33 @@ def test_date_parts():
         DataError, match="arrival value '02/07/2016' is not an ISO date"
     ):
         expander.expand("02/07/2016")
+
+
+def test_long_id_batch_expansion_matches_value_by_value():
+    expander = LongIdExpander("number", digits=8)
+    values = ["AB-12", "", "zz9", "12345678", "a b.c/d_e", "0"]
+
+    columns = expander.expand_batch(values)
+
+    assert [list(row) for row in zip(*columns, strict=True)] == [
+        expander.expand(v) for v in values
+    ]
+
+
+def test_long_id_batch_expansion_rejects_what_expand_rejects():
+    expander = LongIdExpander("number", digits=4)
+    for bad in (["AB", "A*B"], ["12345"], ["é"]):
+        with pytest.raises(DataError):
+            expander.expand_batch(bad)
+
+
+def test_default_batch_expansion_uses_expand():
+    expander = DatePartsExpander("day")
+
+    columns = expander.expand_batch(["2024-02-29", "", "2024-02-29"])
+
+    assert [list(c) for c in columns] == [
+        ["2024", "", "2024"],
+        ["2", "", "2"],
+        ["4", "", "4"],
+    ]

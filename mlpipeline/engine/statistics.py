@@ -13,7 +13,10 @@ attribute entry has ``type``, ``count`` (valid values), ``missing`` and
 ``invalid``, plus, by type:
 
 * NUMERIC: ``min``, ``max``, ``mean``, ``median``, ``distinct`` and a
-  ``histogram`` of 10 equal-width bins (``edges``, ``counts``);
+  ``histogram`` of 10 equal-width bins (``edges``, ``counts``); [ENGINE]
+  exact up to 262,144 values per attribute (distinct: 65,536), then read
+  from one-pass sketches with the error bounds stated in
+  :mod:`mlpipeline.engine.sketch`, so memory does not grow with the rows;
 * BINARY: ``distinct``, ``top_values`` and ``percent_true``;
 * CATEGORICAL: ``distinct`` and ``top_values`` (the 10 most frequent, ties
   by value);
@@ -33,6 +36,7 @@ import numpy as np
 
 from mlpipeline.engine.csvio import ReadReport
 from mlpipeline.engine.schema import Schema
+from mlpipeline.engine.sketch import DistinctSketch, ValueSketch
 from mlpipeline.engine.text import no_punct, tokenize
 from mlpipeline.engine.values import INVALID, MISSING, Column, Table
 
@@ -90,19 +94,25 @@ class _Accumulator:
 
 
 class _Numeric(_Accumulator):
+    """Summarise a NUMERIC attribute in one pass with bounded memory.
+
+    Exact up to 262,144 valid values (distinct counts up to 65,536); past
+    that the median and histogram counts come from a sample and the
+    distinct count is estimated (see :mod:`mlpipeline.engine.sketch`).
+    """
+
     def __init__(self, attr_type: str) -> None:
         super().__init__(attr_type)
-        # TODO: the exact median and distinct count keep every value in
-        # memory; mergeable quantile and distinct-count sketches would make
-        # memory independent of the row count.
-        self.parts: list[np.ndarray] = []
+        self.values = ValueSketch()
+        self.distinct = DistinctSketch()
 
     def _add(self, column: Column) -> None:
-        self.parts.append(column.values[np.isfinite(column.values)])
+        finite = column.values[np.isfinite(column.values)]
+        self.values.add(finite)
+        self.distinct.add(finite)
 
     def _details(self) -> dict[str, Any]:
-        values = np.concatenate([*self.parts, np.zeros(0)])
-        if not len(values):
+        if not self.values.count:
             return {
                 "min": None,
                 "max": None,
@@ -111,13 +121,13 @@ class _Numeric(_Accumulator):
                 "distinct": 0,
                 "histogram": {"edges": [], "counts": []},
             }
-        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        counts, edges = self.values.histogram(HISTOGRAM_BINS)
         return {
-            "min": float(values.min()),
-            "max": float(values.max()),
-            "mean": float(values.mean()),
-            "median": float(np.median(values)),
-            "distinct": len(np.unique(values)),
+            "min": self.values.minimum,
+            "max": self.values.maximum,
+            "mean": self.values.mean(),
+            "median": self.values.median(),
+            "distinct": self.distinct.count(),
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
         }
 
@@ -144,6 +154,9 @@ class _Binary(_Accumulator):
 class _Categorical(_Accumulator):
     def __init__(self, attr_type: str) -> None:
         super().__init__(attr_type)
+        # TODO: the counter holds every distinct value, so a unique id column
+        # costs memory per row; a heavy-hitters sketch (space saving) plus a
+        # DistinctSketch over string hashes would bound it.
         self.counter: Counter = Counter()
 
     def _add(self, column: Column) -> None:

@@ -1,0 +1,188 @@
+"""Mergeable summaries of a numeric stream with memory bounded by a constant.
+
+[ENGINE] accuracy rules:
+
+* :class:`ValueSketch` keeps every value, in arrival order, while it has
+  seen at most ``capacity`` (262,144) values, so medians, quantiles and
+  histograms computed from it are exact, and identical to computing them
+  on the whole column. Past that it keeps a uniform sample without
+  replacement of ``capacity`` values: each value gets a random key from a
+  generator with a fixed seed and the values with the smallest keys stay
+  (a bottom-k sample, so two sketches merge into the sketch of both
+  streams). By the Dvoretzky-Kiefer-Wolfowitz inequality the rank of a
+  quantile read from the sample is within 0.5 % of the requested rank with
+  probability at least 1 - 2 exp(-2 * 262144 * 0.005 ** 2) > 0.99999. The
+  same data in the same order always gives the same sample.
+* :class:`DistinctSketch` counts distinct values exactly up to ``capacity``
+  (65,536) of them; past that it estimates the count from the k smallest
+  64-bit hashes (the KMV estimator, relative standard error about
+  1 / sqrt(65536) = 0.4 %).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DistinctSketch", "ValueSketch"]
+
+VALUE_CAPACITY = 1 << 18
+DISTINCT_CAPACITY = 1 << 16
+_SEED = 20150409  # fixed, so the same stream always gives the same sample
+
+
+class ValueSketch:
+    """Summarise a stream of finite floats for quantiles and histograms.
+
+    Parameters
+    ----------
+    capacity : int, default 262144
+        Values kept exactly before the sketch turns into a sample.
+
+    Attributes
+    ----------
+    count : int
+        Values seen.
+    """
+
+    def __init__(self, capacity: int = VALUE_CAPACITY) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self.total = 0.0
+        self.minimum = np.inf
+        self.maximum = -np.inf
+        self._parts: list[np.ndarray] = []
+        self._keys: np.ndarray | None = None
+        self._values: np.ndarray | None = None
+        self._rng = np.random.default_rng(_SEED)
+
+    @property
+    def exact(self) -> bool:
+        """Return whether every value seen is still kept."""
+        return self._keys is None
+
+    def add(self, values: np.ndarray) -> None:
+        """Add a 1-d array of finite values."""
+        if not len(values):
+            return
+        self.count += len(values)
+        self.total += float(values.sum())
+        self.minimum = min(self.minimum, float(values.min()))
+        self.maximum = max(self.maximum, float(values.max()))
+        if self._keys is None:
+            self._parts.append(np.array(values, dtype=float))
+            if self.count <= self.capacity:
+                return
+            values = np.concatenate(self._parts)
+            self._parts = []
+            self._keys = np.zeros(0)
+            self._values = np.zeros(0)
+        keys = self._rng.random(len(values))
+        self._offer(keys, np.asarray(values, dtype=float))
+
+    def _offer(self, keys: np.ndarray, values: np.ndarray) -> None:
+        assert self._keys is not None and self._values is not None
+        if len(self._keys) >= self.capacity:
+            # Only keys below the current k-th smallest can enter.
+            wanted = keys < self._keys.max()
+            keys, values = keys[wanted], values[wanted]
+        self._keys = np.concatenate([self._keys, keys])
+        self._values = np.concatenate([self._values, values])
+        if len(self._keys) > 2 * self.capacity or (
+            len(self._keys) > self.capacity and len(keys) == 0
+        ):
+            self._compact()
+
+    def _compact(self) -> None:
+        assert self._keys is not None and self._values is not None
+        if len(self._keys) > self.capacity:
+            kept = np.argpartition(self._keys, self.capacity - 1)[: self.capacity]
+            self._keys, self._values = self._keys[kept], self._values[kept]
+
+    def values(self) -> np.ndarray:
+        """Return the kept values: all of them in order, or the sample."""
+        if self._keys is None:
+            return np.concatenate([*self._parts, np.zeros(0)])
+        self._compact()
+        assert self._values is not None
+        return self._values
+
+    def mean(self) -> float:
+        """Return the mean of every value seen."""
+        if self.exact:
+            return float(self.values().mean())
+        return self.total / self.count
+
+    def median(self) -> float:
+        """Return the median: exact like :func:`numpy.median`, or sampled."""
+        if self.exact:
+            return float(np.median(self.values()))
+        return float(np.quantile(self.values(), 0.5))
+
+    def quantiles(self, probabilities: np.ndarray) -> np.ndarray:
+        """Return the quantiles at ``probabilities`` (linear interpolation)."""
+        return np.quantile(self.values(), probabilities)
+
+    def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(counts, edges)`` of ``bins`` equal-width bins.
+
+        The edges span the exact minimum and maximum; past the capacity the
+        counts are the sample's, scaled to :attr:`count` by largest
+        remainder so that they add up to it.
+        """
+        values = self.values()
+        if self.exact:
+            return np.histogram(values, bins=bins)
+        counts, edges = np.histogram(
+            values, bins=bins, range=(self.minimum, self.maximum)
+        )
+        share = counts * (self.count / counts.sum())
+        scaled = np.floor(share).astype(np.int64)
+        short = self.count - int(scaled.sum())
+        scaled[np.argsort(scaled - share, kind="stable")[:short]] += 1
+        return scaled, edges
+
+
+def _hash(values: np.ndarray) -> np.ndarray:
+    """Return a 64-bit mix (splitmix64) of the bits of float values."""
+    x = np.ascontiguousarray(values, dtype=float).view(np.uint64).copy()
+    with np.errstate(over="ignore"):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+class DistinctSketch:
+    """Count the distinct values of a stream of finite floats.
+
+    Parameters
+    ----------
+    capacity : int, default 65536
+        Distinct values counted exactly.
+    """
+
+    def __init__(self, capacity: int = DISTINCT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._saturated = False
+
+    def add(self, values: np.ndarray) -> None:
+        """Add a 1-d array of finite values."""
+        if not len(values):
+            return
+        # -0.0 and 0.0 are one value.
+        hashes = _hash(np.where(values == 0, 0.0, values))
+        if self._saturated:
+            hashes = hashes[hashes < self._hashes[-1]]
+        merged = np.union1d(self._hashes, hashes)
+        if len(merged) > self.capacity:
+            self._saturated = True
+            merged = merged[: self.capacity]
+        self._hashes = merged
+
+    def count(self) -> int:
+        """Return the number of distinct values, estimated past capacity."""
+        if not self._saturated:
+            return len(self._hashes)
+        kth = float(self._hashes[-1]) / 2.0**64
+        return round((self.capacity - 1) / kth)
