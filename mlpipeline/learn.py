@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from mlpipeline import lock
 from mlpipeline.backends import get_backend
+from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
 from mlpipeline.exceptions import RunNotFound
 from mlpipeline.extract import extract
@@ -62,6 +63,7 @@ def learn(
     if only not in (None, *STEPS):
         raise ValueError(f"only must be one of {STEPS!r} or None, not {only!r}.")
     layout = layout_for(pipeline)
+    check_pipeline(pipeline, layout)
     if only == "load":
         run = _transformed_run(pipeline)
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlpipeline.backends import Backend
-from mlpipeline.exceptions import DataError
+from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
@@ -36,9 +36,14 @@ DEFAULT_PARAMETERS = {
 }
 
 
-def entity_ids(pipeline: str, run_pk: int) -> dict[str, str]:
-    """Return the backend ids of a run's entities, unique per run."""
-    base = f"{pipeline}-{run_pk}"
+def entity_ids(run: Run) -> dict[str, str]:
+    """Return the backend ids of ``run``'s entities.
+
+    They are unique per run (the run's random token keeps them apart across
+    databases sharing a backend) and the same on every retry of the run.
+    Amazon ML ids take at most 64 characters, so pipeline names take 32.
+    """
+    base = f"{run.pipeline}-{run.pk}-{run.token}"
     return {
         "train_datasource": f"ds-{base}-train",
         "evaluation_datasource": f"ds-{base}-evaluation",
@@ -60,8 +65,21 @@ def rearrangements(percent: int, seed: str) -> tuple[dict, dict]:
 
 def training_parameters(pipeline: Pipeline) -> dict[str, str]:
     """Return the Amazon ML training parameters of ``pipeline`` as strings."""
+    given = pipeline.sgd
+    if not isinstance(given, dict):
+        raise PipelineDeclarationError(
+            f"Pipeline {pipeline.get_name()!r} has sgd {given!r}; give a dict of "
+            "training parameters such as {'sgd.maxPasses': 20}."
+        )
+    penalties = {"sgd.l1RegularizationAmount", "sgd.l2RegularizationAmount"}
+    if penalties <= set(given) and all(_positive(given[key]) for key in penalties):
+        raise PipelineDeclarationError(
+            f"Pipeline {pipeline.get_name()!r} sets both sgd.l1RegularizationAmount "
+            "and sgd.l2RegularizationAmount; Amazon ML takes one penalty, so give "
+            "one of them (or set the other to 0)."
+        )
     parameters = dict(DEFAULT_PARAMETERS)
-    for key, value in pipeline.sgd.items():
+    for key, value in given.items():
         if key in ("sgd.l1RegularizationAmount", "sgd.l2RegularizationAmount"):
             other = (
                 "sgd.l2RegularizationAmount"
@@ -72,6 +90,13 @@ def training_parameters(pipeline: Pipeline) -> dict[str, str]:
             parameters[other] = "0.0"
         parameters[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return parameters
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 class Loader:
@@ -96,7 +121,7 @@ class Loader:
         and the row counts of both data sources. Errors propagate after the
         failing step is recorded; nothing after that step is created.
         """
-        ids = entity_ids(run.pipeline, run.pk)
+        ids = entity_ids(run)
         schema = layout.schema()
         splits = dict(
             zip(
@@ -181,7 +206,7 @@ class Loader:
             run.add_event("reused", detail)
 
     def _upload(self, run: Run, path: Path, step: RunStep) -> None:
-        name = f"uploads/{run.pipeline}-{run.pk}-{path.name}"
+        name = f"uploads/{run.pipeline}-{run.pk}-{run.token}-{path.name}"
         location = self.backend.upload(path, name)
         self.backend.upload(schema_path(path), name + ".schema")
         step.record(location=location)

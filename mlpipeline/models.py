@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
+import string
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,12 @@ from django.db import models
 from django.utils import timezone
 
 __all__ = ["PipelineState", "Run", "RunStep"]
+
+
+def new_token() -> str:
+    """Return 6 random lower-case letters and digits for a run's entity ids."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(6))
 
 
 class PipelineState(models.Model):
@@ -66,6 +74,9 @@ class Run(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     pipeline = models.CharField(max_length=40, db_index=True)
+    #: Makes the run's backend ids unique beyond this database: two projects
+    #: (or a database reset) may share a storage or an Amazon account.
+    token = models.CharField(max_length=6, default=new_token, editable=False)
     trigger = models.CharField(
         max_length=20, choices=Trigger.choices, default=Trigger.COMMAND
     )

@@ -41,7 +41,7 @@ MULTICLASS = "MULTICLASS"
 REGRESSION = "REGRESSION"
 MODEL_TYPES = (BINARY, MULTICLASS, REGRESSION)
 
-_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class Pipeline:
@@ -137,7 +137,7 @@ class PipelineRegistry:
         if not _NAME_PATTERN.match(name):
             raise PipelineDeclarationError(
                 f"Pipeline name {name!r} must start with a lower-case letter and "
-                "hold at most 40 lower-case letters, digits and underscores."
+                "hold at most 32 lower-case letters, digits and underscores."
             )
         registered = self._pipelines.get(name)
         if registered is not None and type(registered) is not pipeline_class:

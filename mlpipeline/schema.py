@@ -21,12 +21,13 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import timezone
 
 from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.expanders import DatePartsExpander, Expander
 from mlpipeline.pipeline import BINARY, MODEL_TYPES, MULTICLASS, REGRESSION, Pipeline
 
-__all__ = ["ATTRIBUTE_TYPES", "FIELD_TYPES", "Layout", "layout_for"]
+__all__ = ["ATTRIBUTE_TYPES", "FIELD_TYPES", "Layout", "format_value", "layout_for"]
 
 ATTRIBUTE_TYPES = ("BINARY", "CATEGORICAL", "NUMERIC", "TEXT")
 
@@ -58,8 +59,13 @@ _TARGET_MODEL_TYPES = {
 }
 
 
-def _format_value(value: Any) -> str:
-    """Return ``value`` as an Amazon ML CSV cell ("" is missing)."""
+def format_value(value: Any) -> str:
+    """Return ``value`` as an Amazon ML CSV cell ("" is missing).
+
+    Booleans become ``1``/``0``, aware datetimes are read in the current time
+    zone, and line breaks are folded to a space. Predictions format record
+    values with this too, so a value means the same in training and after.
+    """
     if value is None:
         return ""
     if value is True:
@@ -70,6 +76,8 @@ def _format_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (int, decimal.Decimal)):
         return str(value)
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value).isoformat()
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     text = str(value)
@@ -154,7 +162,12 @@ def layout_for(pipeline: Pipeline) -> Layout:
     or model type that cannot go together, or a bad split.
     """
     name = pipeline.get_name()
-    model = pipeline.get_queryset().model
+    queryset = pipeline.get_queryset()
+    if isinstance(pipeline.fields, str):
+        raise PipelineDeclarationError(
+            f"Pipeline {name!r} has fields {pipeline.fields!r}, a string; give a "
+            f"list such as [{pipeline.fields!r}]."
+        )
     columns = list(pipeline.fields)
     if not columns:
         raise PipelineDeclarationError(f"Pipeline {name!r} declares no fields.")
@@ -170,10 +183,17 @@ def layout_for(pipeline: Pipeline) -> Layout:
                 f"Pipeline {name!r} gives attribute {attribute!r} the type "
                 f"{kind!r}; use one of {', '.join(ATTRIBUTE_TYPES)}."
             )
-    expanded = {expander.source: expander for expander in pipeline.expanders}
+    expanded = {}
+    for expander in pipeline.expanders:
+        if expander.source in expanded:
+            raise PipelineDeclarationError(
+                f"Pipeline {name!r} has two expanders of {expander.source!r}; "
+                "combine them into one Expander subclass."
+            )
+        expanded[expander.source] = expander
     column_types: dict[str, str | None] = {}
     for column in columns:
-        kind = _column_type(pipeline, model, column, expanded)
+        kind = _column_type(pipeline, queryset, column, expanded)
         if kind == _DATE:
             expanded.setdefault(column, DatePartsExpander(column))
             kind = None
@@ -216,7 +236,7 @@ def layout_for(pipeline: Pipeline) -> Layout:
             )
 
     target, model_type = _check_target(pipeline, dict(attributes))
-    formatters = [_format_value] * len(columns)
+    formatters = [format_value] * len(columns)
     return Layout(
         pipeline=name,
         columns=columns,
@@ -231,7 +251,8 @@ def layout_for(pipeline: Pipeline) -> Layout:
 
 
 def _check_split(name: str, train_percent: Any) -> None:
-    if not isinstance(train_percent, int) or not 1 <= train_percent <= 99:
+    whole = isinstance(train_percent, int) and not isinstance(train_percent, bool)
+    if not whole or not 1 <= train_percent <= 99:
         raise PipelineDeclarationError(
             f"Pipeline {name!r} has train_percent {train_percent!r}; use a whole "
             "number from 1 to 99."
@@ -240,21 +261,27 @@ def _check_split(name: str, train_percent: Any) -> None:
 
 def _column_type(
     pipeline: Pipeline,
-    model: type[models.Model],
+    queryset: models.QuerySet,
     column: str,
     expanded: dict[str, Expander],
 ) -> str | None:
     name = pipeline.get_name()
+    model = queryset.model
     try:
         field_ = _resolve_field(model, column)
     except FieldDoesNotExist:
-        if pipeline.uses_row_method:
+        annotation = queryset.query.annotations.get(column)
+        if annotation is not None:
+            # An annotation of get_queryset() reads like a field.
+            field_ = annotation.output_field
+        elif pipeline.uses_row_method:
             return None
-        names = ", ".join(f.name for f in model._meta.get_fields() if f.concrete)
-        raise PipelineDeclarationError(
-            f"Pipeline {name!r} names field {column!r}, which "
-            f"{model.__name__} does not have; its fields are: {names}."
-        ) from None
+        else:
+            names = ", ".join(f.name for f in model._meta.get_fields() if f.concrete)
+            raise PipelineDeclarationError(
+                f"Pipeline {name!r} names field {column!r}, which "
+                f"{model.__name__} does not have; its fields are: {names}."
+            ) from None
     if field_.many_to_many or field_.one_to_many:
         raise PipelineDeclarationError(
             f"Pipeline {name!r} names {column!r}, which holds many values per "
@@ -287,9 +314,14 @@ def _check_target(pipeline: Pipeline, types: dict[str, str]) -> tuple[str, str]:
             f"Pipeline {name!r} has target {target!r}, which is not among its "
             f"attributes: {', '.join(sorted(types))}."
         )
-    if target in pipeline.excluded or target == pipeline.row_id:
+    if target in pipeline.excluded:
         raise PipelineDeclarationError(
             f"Pipeline {name!r} excludes its target {target!r}."
+        )
+    if target == pipeline.row_id:
+        raise PipelineDeclarationError(
+            f"Pipeline {name!r} uses its target {target!r} as row_id; the row id "
+            "identifies rows and is never learned from."
         )
     inferred = _TARGET_MODEL_TYPES.get(types[target])
     model_type = pipeline.model_type or inferred

@@ -18,6 +18,7 @@ from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.exceptions import RunNotFound
 from mlpipeline.models import Run
+from mlpipeline.schema import format_value
 
 __all__ = ["embedded_predict", "embedded_predictor", "predict", "serving_run"]
 
@@ -46,7 +47,7 @@ def predict(pipeline: str, record: dict[str, Any]) -> dict[str, Any]:
     ``predictedValue``).
     """
     run = serving_run(pipeline)
-    values = {key: str(value) for key, value in record.items() if value is not None}
+    values = {key: format_value(value) for key, value in record.items()}
     backend = get_backend(run.backend)
     if isinstance(backend, EmbeddedBackend):
         model = backend.client.get_ml_model(MLModelId=run.model_id)

@@ -131,7 +131,8 @@ def _expand_rows(layout: Layout, batch: list[list[str]], first_line: int) -> Non
                 step(value, features)
         except (DataError, ValueError) as err:
             raise DataError(
-                f"Pipeline {layout.pipeline!r}, row {line}: {err}"
+                f"Pipeline {layout.pipeline!r}, line {line} of the extracted "
+                f"rows: {err}"
             ) from None
 
 
@@ -185,10 +186,12 @@ def _check_rows(layout: Layout, result: TransformResult) -> None:
         raise DataError(
             f"Pipeline {name!r} has no rows to learn from: its queryset is empty."
         )
-    if result.missing_targets == result.rows:
+    if result.missing_targets * 2 > result.rows:
         raise DataError(
-            f"Pipeline {name!r}: target {target!r} is missing in all "
-            f"{result.rows} rows."
+            f"Pipeline {name!r}: target {target!r} is missing in "
+            f"{result.missing_targets} of {result.rows} rows; rows without a "
+            "target cannot train or evaluate, so filter them out in "
+            "get_queryset() or fill the target in."
         )
     if layout.model_type == "BINARY":
         binary = Counter()
@@ -209,9 +212,10 @@ def _check_rows(layout: Layout, result: TransformResult) -> None:
             f"in {result.rows} rows; a {layout.model_type} model needs at least two "
             "classes."
         )
-    if layout.model_type == "MULTICLASS" and len(result.target_counts) > 100:
+    classes = len(result.target_counts)
+    if layout.model_type == "MULTICLASS" and classes > 100:
+        counted = f"at least {classes}" if classes >= _MAX_CLASSES_COUNTED else classes
         raise DataError(
-            f"Pipeline {name!r}: target {target!r} has "
-            f"{len(result.target_counts)} classes; Amazon ML's MULTICLASS models "
-            "take at most 100."
+            f"Pipeline {name!r}: target {target!r} has {counted} classes; Amazon "
+            "ML's MULTICLASS models take at most 100."
         )

@@ -6,4 +6,5 @@ app_name = "mlpipeline"
 
 urlpatterns = [
     path("realtime/<str:model_id>/", views.realtime, name="realtime"),
+    path("realtime/<str:model_id>", views.realtime),
 ]

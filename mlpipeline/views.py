@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
+from mlpipeline.models import Run
+from mlpipeline.schema import format_value
 from mlpipeline.serving import embedded_predict
 
 __all__ = ["realtime"]
@@ -36,7 +39,7 @@ def _record(body: Any) -> dict[str, str]:
                 f"Record attribute {name!r} holds {type(value).__name__} "
                 f"{json.dumps(value)[:80]}; send a string."
             )
-        record[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        record[name] = format_value(value)
     return record
 
 
@@ -44,16 +47,35 @@ def _record(body: Any) -> dict[str, str]:
 # token or permission checks, until then keep it behind the project's own
 # network rules.
 @csrf_exempt
-@require_POST
 def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     """Answer a Predict request for embedded model ``model_id``.
 
     The body is Amazon ML's Predict request (``{"Record": {...}}``; an
     ``MLModelId`` must match the URL). The answer is ``{"Prediction": ...}``
-    or an error ``{"__type": ..., "message": ...}``.
+    or an error ``{"__type": ..., "message": ...}``, always JSON.
     """
+    if request.method != "POST":
+        response = _error(
+            "MethodNotAllowed",
+            f"Send Predict requests with POST, not {request.method}.",
+            405,
+        )
+        response["Allow"] = "POST"
+        return response
     try:
-        body = json.loads(request.body or b"null")
+        raw = request.body
+    except RequestDataTooBig:
+        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _error(
+            "InvalidInputException",
+            f"The request body is larger than {limit} bytes; send one record.",
+            413,
+        )
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as err:
+        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    try:
         record = _record(body)
     except ValueError as err:
         return _error("InvalidInputException", str(err))
@@ -64,7 +86,8 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
             f"{model_id!r}.",
         )
 
-    alias = settings.DEFAULT_BACKEND
+    run = Run.objects.filter(model_id=model_id).only("backend").first()
+    alias = run.backend if run is not None else settings.DEFAULT_BACKEND
     engine = get_backend(alias).client
     try:
         model = engine.get_ml_model(MLModelId=model_id)

@@ -104,3 +104,30 @@ def test_load_without_transformed_run_says_what_to_do(registered, db):
         "cmd_insurance: Pipeline 'cmd_insurance' has no transformed run to load; "
         "run 'manage.py learn cmd_insurance --only transform' first.\n"
     )
+
+
+def test_resume_continues_a_failed_run(registered, insured_rows, monkeypatch):
+    from mlpipeline.backends.embedded import EmbeddedBackend
+
+    registered(InsurancePipeline)
+    real = EmbeddedBackend.create_evaluation
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("the service went away")
+
+    monkeypatch.setattr(EmbeddedBackend, "create_evaluation", refuse)
+    with pytest.raises(RuntimeError):
+        run_learn("cmd_insurance")
+    run = Run.objects.get()
+    monkeypatch.setattr(EmbeddedBackend, "create_evaluation", real)
+
+    out, _ = run_learn(resume=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert out.startswith(f"cmd_insurance: BINARY model {run.model_id} BinaryAUC")
+
+
+def test_resume_of_an_unknown_run(db):
+    with pytest.raises(CommandError, match="There is no run 404"):
+        run_learn(resume=404)

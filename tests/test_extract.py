@@ -140,3 +140,13 @@ def test_progress_is_reported_with_the_final_count(tmp_path):
     )
 
     assert seen == [5]
+
+
+def test_aware_datetimes_are_written_in_the_current_time_zone(settings):
+    import datetime
+
+    settings.TIME_ZONE = "Europe/Lisbon"
+    (format_cell, *_) = layout_for(InsurancePipeline()).formatters
+    moment = datetime.datetime(2024, 6, 30, 23, 30, tzinfo=datetime.UTC)
+
+    assert format_cell(moment) == "2024-07-01T00:30:00+01:00"

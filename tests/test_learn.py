@@ -4,6 +4,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from mlpipeline import Pipeline
+from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.engine import InvalidInputException
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.learn import learn
@@ -36,7 +37,8 @@ def test_learn_records_every_step_and_serves_the_model(insured_rows):
     assert run.rows_extracted == run.rows_written == 400
     assert run.rows_train + run.rows_evaluation == 400
     assert 240 < run.rows_train < 320
-    assert run.model_id == f"ml-insurance-{run.pk}"
+    assert run.model_id == f"ml-insurance-{run.pk}-{run.token}"
+    assert len(run.token) == 6
     assert (
         run.endpoint_url == f"http://127.0.0.1:8000/mlpipeline/realtime/{run.model_id}/"
     )
@@ -44,8 +46,12 @@ def test_learn_records_every_step_and_serves_the_model(insured_rows):
     assert run.baseline == 0.5
     assert run.metric_value > 0.6
     assert serving_run("insurance") == run
-    assert default_storage.exists(f"uploads/insurance-{run.pk}-features.csv")
-    assert default_storage.exists(f"uploads/insurance-{run.pk}-features.csv.schema")
+    assert default_storage.exists(
+        f"uploads/insurance-{run.pk}-{run.token}-features.csv"
+    )
+    assert default_storage.exists(
+        f"uploads/insurance-{run.pk}-{run.token}-features.csv.schema"
+    )
 
 
 def test_the_served_model_answers_in_amazon_ml_shape(insured_rows):
@@ -69,8 +75,12 @@ def test_split_is_the_same_on_every_run(insured_rows):
         second.rows_train,
         second.rows_evaluation,
     )
-    first_file = default_storage.open(f"uploads/insurance-{first.pk}-features.csv")
-    second_file = default_storage.open(f"uploads/insurance-{second.pk}-features.csv")
+    first_file = default_storage.open(
+        f"uploads/insurance-{first.pk}-{first.token}-features.csv"
+    )
+    second_file = default_storage.open(
+        f"uploads/insurance-{second.pk}-{second.token}-features.csv"
+    )
     with first_file, second_file:
         assert first_file.read() == second_file.read()
 
@@ -111,18 +121,55 @@ def test_one_class_target_keeps_the_serving_model(insured_rows):
     assert Run.objects.filter(status=Run.Status.FAILED).count() == 1
 
 
-def test_backend_refusal_stops_the_run_before_the_model(insured_rows):
-    class Bad(InsurancePipeline):
-        sgd = {"sgd.maxPasses": 0}
+def test_backend_refusal_stops_the_run_at_that_step(insured_rows, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise InvalidInputException("The service refused the model.")
 
-    with pytest.raises(InvalidInputException, match=r"sgd\.maxPasses"):
-        learn(Bad())
+    monkeypatch.setattr(EmbeddedBackend, "create_ml_model", refuse)
+
+    with pytest.raises(InvalidInputException, match="refused the model"):
+        learn(InsurancePipeline())
 
     run = Run.objects.get()
     assert run.status == Run.Status.FAILED
     assert run.steps.get(name="model").status == RunStep.Status.FAILED
     assert not run.steps.filter(name__in=["evaluation", "endpoint"]).exists()
     assert not run.model_id
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        (
+            {"sgd": {"sgd.maxPasses": 0}},
+            "'insurance' sgd: Training parameter 'sgd.maxPasses' has value '0'",
+        ),
+        ({"sgd": {"sgd.bogus": 1}}, "'insurance' sgd: .*'sgd.bogus'"),
+        ({"sgd": [1]}, "has sgd \\[1\\]; give a dict"),
+        (
+            {
+                "sgd": {
+                    "sgd.l1RegularizationAmount": 0.1,
+                    "sgd.l2RegularizationAmount": 0.1,
+                }
+            },
+            "sets both sgd.l1RegularizationAmount and sgd.l2RegularizationAmount",
+        ),
+        ({"recipe": '{"outputs": ["nope"]}'}, "'insurance' recipe: .*nope"),
+        ({"recipe": {"outputs": []}}, "has a recipe of type dict"),
+        ({"backend": "nope"}, "MLPIPELINE_BACKENDS has no backend 'nope'"),
+        ({"chunk_size": 0}, "has chunk_size 0"),
+        ({"train_percent": True}, "has train_percent True"),
+    ],
+)
+def test_bad_options_are_refused_before_any_run(insured_rows, attributes, message):
+    pipeline = type("Bad", (InsurancePipeline,), attributes)()
+
+    with pytest.raises(PipelineDeclarationError, match=message):
+        learn(pipeline)
+
+    assert not Run.objects.exists()
+    assert not default_storage.exists("uploads")
 
 
 def test_declaration_errors_record_no_run(db):
@@ -132,3 +179,17 @@ def test_declaration_errors_record_no_run(db):
     with pytest.raises(PipelineDeclarationError, match="names field 'salary'"):
         learn(Unknown())
     assert not Run.objects.exists()
+
+
+def test_runs_with_the_same_number_in_two_databases_do_not_share_entities(
+    insured_rows,
+):
+    first = learn(InsurancePipeline())
+    Run.objects.all().delete()
+    Insured.objects.update(insurance=False)
+    Insured.objects.filter(age__gt=40).update(insurance=True)
+
+    second = learn(InsurancePipeline())
+
+    assert second.model_id != first.model_id
+    assert second.metric_value > 0.95

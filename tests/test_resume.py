@@ -72,15 +72,15 @@ def test_resumed_run_reuses_what_was_created(insured_rows, dies_once_waiting_for
     reused = [e["detail"] for e in resumed.events if e["event"] == "reused"]
     assert reused == [f"{kind} {died[0]} existed from an earlier attempt"]
     assert entity_files("datasources") == [
-        f"ds-insurance-{run.pk}-evaluation.json",
-        f"ds-insurance-{run.pk}-train.json",
+        f"ds-insurance-{run.pk}-{run.token}-evaluation.json",
+        f"ds-insurance-{run.pk}-{run.token}-train.json",
     ]
     assert [
         n
         for n in entity_files("mlmodels")
         if n.endswith(".json") and "features" not in n
-    ] == [f"ml-insurance-{run.pk}.json"]
-    assert entity_files("evaluations") == [f"ev-insurance-{run.pk}.json"]
+    ] == [f"ml-insurance-{run.pk}-{run.token}.json"]
+    assert entity_files("evaluations") == [f"ev-insurance-{run.pk}-{run.token}.json"]
 
 
 def test_completed_steps_are_not_run_again(insured_rows, dies_once_waiting_for):

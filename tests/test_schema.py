@@ -125,3 +125,37 @@ def test_date_fields_are_expanded_into_parts():
 def test_bad_declarations_name_pipeline_attribute_and_value(attributes, message):
     with pytest.raises(PipelineDeclarationError, match=message):
         layout_for(declare(**attributes))
+
+
+def test_annotations_of_the_queryset_read_like_fields():
+    from django.db.models import F
+
+    class Annotated(InsurancePipeline):
+        def get_queryset(self):
+            return Insured.objects.annotate(age_squared=F("age") * F("age"))
+
+    pipeline = declare(base=Annotated, fields=["age_squared", "insurance"])
+
+    assert layout_for(pipeline).attributes == [
+        ("age_squared", "NUMERIC"),
+        ("insurance", "BINARY"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"fields": "age"}, "has fields 'age', a string; give a list such as"),
+        (
+            {
+                "fields": ["age", "gender", "insurance"],
+                "expanders": [LongIdExpander("gender"), LongIdExpander("gender")],
+            },
+            "has two expanders of 'gender'",
+        ),
+        ({"row_id": "insurance"}, "uses its target 'insurance' as row_id"),
+    ],
+)
+def test_more_declaration_mistakes(attributes, message):
+    with pytest.raises(PipelineDeclarationError, match=message):
+        layout_for(declare(**attributes))

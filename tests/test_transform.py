@@ -63,7 +63,8 @@ def test_expander_error_names_pipeline_row_and_value(tmp_path):
     )
 
     with pytest.raises(
-        DataError, match=r"Pipeline 'plans', row 3: number value 'A\*B'"
+        DataError,
+        match=r"Pipeline 'plans', line 3 of the extracted rows: number value 'A\*B'",
     ):
         transform(layout, rows, tmp_path / "features.csv")
 
@@ -77,7 +78,11 @@ def test_expander_error_names_pipeline_row_and_value(tmp_path):
             r"target 'insurance' has only the value\(s\) \[\"1\"\] in 2 rows",
         ),
         ([["30", "maybe"]], "target 'insurance' holds 'maybe' in 1 rows"),
-        ([["30", ""]], "target 'insurance' is missing in all 1 rows"),
+        ([["30", ""]], "target 'insurance' is missing in 1 of 1 rows"),
+        (
+            [["30", ""], ["31", "1"], ["32", ""], ["33", "0"], ["34", ""]],
+            "target 'insurance' is missing in 3 of 5 rows; rows without a target",
+        ),
     ],
 )
 def test_rows_that_cannot_train_are_refused(tmp_path, rows, message):

@@ -4,6 +4,7 @@ import pytest
 
 from mlpipeline import Pipeline
 from mlpipeline.backends import get_backend
+from mlpipeline.conf import DEFAULTS
 from mlpipeline.learn import learn
 from project.demo.models import Insured
 
@@ -56,7 +57,7 @@ def test_missing_and_unknown_attributes_are_treated_as_missing(client, run):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("{not json", "Expecting property name"),
+        ("{not json", "The request body is not JSON: Expecting property name"),
         ({"record": {}}, 'a JSON object with a "Record" object'),
         ({"Record": {"age": [61]}}, "Record attribute 'age' holds list"),
         ({"MLModelId": "ml-other", "Record": {}}, "'ml-other' does not match"),
@@ -77,8 +78,64 @@ def test_unknown_model_is_a_404(client, db):
     assert response.json()["__type"] == "ResourceNotFoundException"
 
 
-def test_get_is_not_allowed(client, run):
-    assert client.get(run.endpoint_url).status_code == 405
+def test_get_is_not_allowed_and_says_so_in_json(client, run):
+    response = client.get(run.endpoint_url)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["message"] == "Send Predict requests with POST, not GET."
+
+
+def test_a_too_large_body_is_a_json_413(client, run, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = post(client, run.endpoint_url, {"Record": {"age": "1" * 2000}})
+
+    assert response.status_code == 413
+    assert "larger than 1000 bytes" in response.json()["message"]
+
+
+def test_the_url_without_its_slash_answers_too(client, run):
+    response = post(client, run.endpoint_url.rstrip("/"), {"Record": {}})
+
+    assert response.status_code == 200
+
+
+def test_booleans_mean_the_same_as_in_training(client, run):
+    as_bool = post(client, run.endpoint_url, {"Record": {"age": 50, "married": True}})
+    as_one = post(client, run.endpoint_url, {"Record": {"age": "50", "married": "1"}})
+
+    assert as_bool.json() == as_one.json()
+
+
+def test_a_model_on_another_backend_alias_is_served(
+    client, insured_rows, settings, tmp_path
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "other": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "other"},
+        },
+    }
+    settings.MLPIPELINE_BACKENDS = {
+        **DEFAULTS["BACKENDS"],
+        "other": {
+            "BACKEND": "mlpipeline.backends.embedded.EmbeddedBackend",
+            "OPTIONS": {"STORAGE": "other"},
+        },
+    }
+
+    class Elsewhere(InsurancePipeline):
+        backend = "other"
+
+    run = learn(Elsewhere())
+    response = post(client, run.endpoint_url, {"Record": {"age": "50"}})
+
+    assert response.status_code == 200
+    assert (
+        tmp_path / "other" / "engine" / "mlmodels" / f"{run.model_id}.json"
+    ).exists()
 
 
 def test_a_new_score_threshold_applies_at_once(client, run):

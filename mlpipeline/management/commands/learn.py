@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlpipeline.engine import EngineError
 from mlpipeline.exceptions import MlpipelineError
-from mlpipeline.learn import STEPS, learn
+from mlpipeline.learn import STEPS, learn, resume
 from mlpipeline.models import Run
 from mlpipeline.pipeline import site
 
@@ -24,11 +25,22 @@ class Command(BaseCommand):
             help="Run only extract + transform, or only load the newest "
             "transformed run.",
         )
+        parser.add_argument(
+            "--resume",
+            type=int,
+            metavar="RUN",
+            help="Continue run RUN after its last completed step.",
+        )
 
     def handle(self, *args, **options):
         names = options["pipelines"]
         only = options["only"]
+        resume_id = options["resume"]
         verbosity = options["verbosity"]
+        if resume_id is not None:
+            if names or only:
+                raise CommandError("--resume takes no pipeline names and no --only.")
+            return self._resume(resume_id, verbosity)
 
         try:
             pipelines = [site.get(name) for name in names] if names else list(site)
@@ -49,7 +61,9 @@ class Command(BaseCommand):
                 run = learn(
                     pipeline, only=only, progress=self._progress(name, verbosity)
                 )
-            except MlpipelineError as err:
+            except (MlpipelineError, EngineError) as err:
+                # Recorded on the run when there is one; the other pipelines
+                # still run.
                 self._end_progress(verbosity)
                 self.stderr.write(f"{name}: {err}")
                 failures.append(name)
@@ -60,6 +74,19 @@ class Command(BaseCommand):
 
         if failures:
             raise CommandError(f"Failed: {', '.join(failures)}.", returncode=2)
+
+    def _resume(self, run_id: int, verbosity: int) -> None:
+        run = Run.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"There is no run {run_id}.")
+        try:
+            run = resume(run, progress=self._progress(run.pipeline, verbosity))
+        except (MlpipelineError, EngineError) as err:
+            self._end_progress(verbosity)
+            raise CommandError(f"{run.pipeline}: {err}", returncode=2) from err
+        self._end_progress(verbosity)
+        if verbosity >= 1:
+            self.stdout.write(self._summary(run))
 
     def _summary(self, run: Run) -> str:
         if run.status == Run.Status.TRANSFORMED:
