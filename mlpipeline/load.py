@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mlpipeline import preflight
 from mlpipeline.backends import Backend
 from mlpipeline.exceptions import DataError
 from mlpipeline.models import Run
@@ -94,6 +95,15 @@ class Loader:
             pipeline.train_percent, pipeline.get_seed()
         )
 
+        preflight.check(
+            backend,
+            layout,
+            path,
+            ids=ids,
+            parameters=training_parameters(pipeline),
+            recipe=pipeline.recipe,
+        )
+
         with run.step("upload") as step:
             upload_name = f"uploads/{name}-{run.pk}-{path.name}"
             location = backend.upload(path, upload_name)
@@ -117,6 +127,8 @@ class Loader:
                 )
                 found = backend.wait("datasource", entity)
                 counts[kind] = _record_count(found)
+                if counts[kind] is None:
+                    counts[kind] = backend.count_selected(path, split)
                 step.record(rows=counts[kind], statistics=found.get("Statistics"))
                 _warn_invalid(name, kind, found)
         run.rows_train, run.rows_evaluation = counts["train"], counts["evaluation"]
