@@ -11,6 +11,7 @@ time, so ``override_settings`` in tests and late configuration both work::
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between two status polls of a backend entity, and in all.
     "POLL_DELAY": 5.0,
     "POLL_TIMEOUT": 4 * 3600.0,
+    # How long the entities and files of a superseded run are kept, counted
+    # from when a newer model took over: a timedelta or a number of days.
+    "RETENTION": datetime.timedelta(days=14),
 }
 
 
@@ -63,6 +67,19 @@ class _Settings:
                 "mlpipeline may write the files of each run."
             )
         return Path(base_dir) / "var" / "mlpipeline"
+
+    @property
+    def retention(self) -> datetime.timedelta:
+        """Return RETENTION as a timedelta."""
+        configured = value = self.RETENTION
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = datetime.timedelta(days=value)
+        if not isinstance(value, datetime.timedelta) or value < datetime.timedelta():
+            raise ImproperlyConfigured(
+                f"MLPIPELINE_RETENTION is {configured!r}; use a timedelta or a "
+                "number of days, 0 or more."
+            )
+        return value
 
 
 settings = _Settings()
