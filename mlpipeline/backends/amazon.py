@@ -269,6 +269,13 @@ def _size_and_crc32(path: Path) -> tuple[int, str]:
     return size, base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
 
 
+def _facts(upload: dict[str, Any]) -> str:
+    return (
+        f"{upload['bytes']} bytes, CRC32 {upload['CRC32']}, "
+        f"encryption {upload['encryption']}"
+    )
+
+
 class AmazonBackend(Backend):
     """Train with Amazon Machine Learning; features files go to S3.
 
@@ -406,8 +413,8 @@ class AmazonBackend(Backend):
         if saved != name or found != wanted:
             raise BackendError(
                 f"The object at s3://{self.bucket}/{saved} does not match {path.name}: "
-                f"S3 reports {found}, the file has {wanted}. Nothing was made from "
-                "it; run again.",
+                f"S3 holds {_facts(found)}; the file has {_facts(wanted)}. Nothing "
+                "was made from it; run again.",
                 operation="HeadObject",
                 code="UploadMismatch",
             )
