@@ -90,8 +90,9 @@ class _RecordingClient:
                 "EndpointUrl": _ENDPOINT_URL,
             }
         if method == "get_evaluation":
+            # A number the run record takes (JSON has no NaN); it is not kept.
             metric = _METRICS[self.model_type]
-            answer["PerformanceMetrics"] = {"Properties": {metric: "nan"}}
+            answer["PerformanceMetrics"] = {"Properties": {metric: "0"}}
         return answer
 
 
@@ -142,6 +143,9 @@ def dry_run(pipeline: Pipeline) -> DryRun:
             chunk_size=pipeline.chunk_size or settings.CHUNK_SIZE,
         )
         run.rows_written = transform(layout, rows_path, features_path).rows
+        # TODO: the Loader logs "Loaded <pipeline> run <n>" here too, with the
+        # stand-in metric 0; a dry-run flag on the Loader would let that log
+        # line say it was a dry run.
         Loader(backend).load(run, pipeline, layout, features_path)
         transaction.set_rollback(True)
 

@@ -11,8 +11,10 @@ jobs. It checks, from the service's limits (spec sections 3, 12.2 and 16):
   recipe of at most 131,071 characters;
 * the training parameters, when the backend asks for it (the embedded
   engine checks them itself when the model is created);
-* the features file: no observation (line) over 102,400 bytes, at least two
-  classes for a BINARY or MULTICLASS target, at most 100 for MULTICLASS.
+* the features file: no observation (line) over 102,400 bytes.
+
+The number of classes (at least two, at most 100 for MULTICLASS) is checked
+by the transform step while it writes the file, earlier still.
 
 Problems with the declaration raise
 :class:`~mlpipeline.exceptions.PipelineDeclarationError`, problems with the
@@ -21,7 +23,6 @@ rows :class:`~mlpipeline.exceptions.DataError`.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Mapping
@@ -32,13 +33,11 @@ from mlpipeline.engine.csvio import MAX_RECORD_BYTES
 from mlpipeline.engine.errors import InvalidInputException
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
-from mlpipeline.pipeline import MULTICLASS, REGRESSION
 from mlpipeline.schema import Layout
 
-__all__ = ["MAX_ATTRIBUTES", "MAX_CLASSES", "MAX_SCHEMA_CHARS", "check"]
+__all__ = ["MAX_ATTRIBUTES", "MAX_SCHEMA_CHARS", "check"]
 
 MAX_ATTRIBUTES = 1000
-MAX_CLASSES = 100
 MAX_SCHEMA_CHARS = 131071
 _ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 
@@ -103,38 +102,13 @@ def _check_schema(layout: Layout, recipe: str | None) -> None:
 
 
 def _check_rows(layout: Layout, path: Path) -> None:
-    name = layout.pipeline
-    classify = layout.model_type != REGRESSION
-    target_index = layout.attribute_names.index(layout.target)
-    classes: set[str] = set()
-
     with open(path, "rb") as handle:
         for line_no, line in enumerate(handle, start=1):
             size = len(line.rstrip(b"\r\n"))
             if size > MAX_RECORD_BYTES:
                 raise DataError(
-                    f"Pipeline {name!r}: line {line_no} of {path.name} holds {size} "
-                    f"bytes; Amazon ML skips observations over {MAX_RECORD_BYTES} "
-                    "bytes. Shorten or exclude its longest text values."
+                    f"Pipeline {layout.pipeline!r}: line {line_no} of {path.name} "
+                    f"holds {size} bytes; Amazon ML skips observations over "
+                    f"{MAX_RECORD_BYTES} bytes. Shorten or exclude its longest "
+                    "text values."
                 )
-            if line_no == 1 or not classify or len(classes) > MAX_CLASSES:
-                continue
-            for row in csv.reader([line.decode("utf-8")]):
-                if row[target_index] != "":
-                    classes.add(row[target_index])
-
-    if not classify:
-        return
-    if len(classes) < 2:
-        shown = json.dumps(sorted(classes))
-        raise DataError(
-            f"Pipeline {name!r}: the target {layout.target!r} has only the "
-            f"value(s) {shown}; a {layout.model_type} model needs rows of at least "
-            "two classes."
-        )
-    if layout.model_type == MULTICLASS and len(classes) > MAX_CLASSES:
-        raise DataError(
-            f"Pipeline {name!r}: the target {layout.target!r} has more than "
-            f"{MAX_CLASSES} classes; Amazon ML trains MULTICLASS models on at most "
-            f"{MAX_CLASSES}. Group rare values into fewer classes."
-        )
