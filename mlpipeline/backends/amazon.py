@@ -124,6 +124,40 @@ def _is_transient(err: ClientError) -> bool:
     return code in _THROTTLED or code in _SERVER_FAULTS or status >= 500
 
 
+#: What to tell the operator for each error code whose meaning is certain;
+#: ``{said}`` is the service's message without its final full stop.
+_ADVICE = {
+    "AccessDeniedException": (
+        "AWS denied {operation}: {said}. Grant the credentials in use the IAM "
+        "permissions listed in mlpipeline's README."
+    ),
+    "InvalidInputException": (
+        "Amazon ML refused {operation} as invalid: {said}. Change the value it "
+        "names in the pipeline's declaration or the backend's OPTIONS."
+    ),
+    "LimitExceededException": (
+        "Amazon ML refused {operation} because the account reached a service "
+        "limit: {said}. Wait for running jobs to finish (at most 25 run at once) "
+        "or ask AWS to raise the limit, then run again."
+    ),
+    "ResourceNotFoundException": (
+        "Amazon ML has no entity for {operation}: {said}. It was deleted, or was "
+        "made in another region than the backend's REGION {region!r}."
+    ),
+    "IdempotentParameterMismatchException": (
+        "Amazon ML refused {operation}: an entity with this id already exists "
+        "with other parameters ({said}). Entity ids come from the pipeline's name "
+        "and the run's number, so another database made it in this account and "
+        "region; give each database its own account."
+    ),
+    "NoSuchBucket": (
+        "S3 refused {operation}: {said}. Create the bucket, or correct the "
+        "backend's BUCKET option."
+    ),
+}
+_ADVICE["AccessDenied"] = _ADVICE["AccessDeniedException"]
+
+
 def translate_error(
     err: ClientError, *, attempts: int = 1, region: str = ""
 ) -> BackendError | None:
@@ -135,6 +169,7 @@ def translate_error(
     """
     code, message, status = _error_code(err)
     operation = err.operation_name
+    said = message.strip().rstrip(".")
     if code in _THROTTLED:
         text = (
             f"Amazon ML throttled {operation} {attempts} times in a row ({code}); "
@@ -143,50 +178,23 @@ def translate_error(
     elif code in _SERVER_FAULTS or status >= 500:
         text = (
             f"Amazon ML failed {operation} {attempts} times in a row with {code} "
-            f"({message}); the service is in trouble, run again later."
+            f"({said}); the service is in trouble, run again later."
         )
     elif code == "AccessDeniedException" and _NOT_ADMITTED in message:
         text = (
             f"Amazon ML refused {operation}: it does not admit this AWS account, "
-            f"because the service no longer takes new customers ({message}). "
-            "Train with the embedded backend instead: set "
-            "MLPIPELINE_DEFAULT_BACKEND = 'embedded', or backend = 'embedded' "
-            "on the pipeline."
+            f"because the service no longer takes new customers ({said}). Train "
+            "with the embedded backend instead: set MLPIPELINE_DEFAULT_BACKEND = "
+            "'embedded', or backend = 'embedded' on the pipeline."
         )
-    elif code in ("AccessDeniedException", "AccessDenied"):
+    elif code == "LimitExceededException" and operation == "Predict":
         text = (
-            f"AWS denied {operation}: {message}. Grant the credentials in use the "
-            "IAM permissions listed in mlpipeline's README."
+            f"Amazon ML refused Predict because the endpoint reached its limit: "
+            f"{said}. An endpoint answers at most 200 predictions per second; "
+            "send fewer at once."
         )
-    elif code == "InvalidInputException":
-        text = (
-            f"Amazon ML refused {operation} as invalid: {message}. Change the "
-            "value it names in the pipeline's declaration or the backend's "
-            "OPTIONS."
-        )
-    elif code == "LimitExceededException":
-        text = (
-            f"Amazon ML refused {operation} because the account reached a service "
-            f"limit: {message}. Wait for running jobs to finish (at most 25 run "
-            "at once) or ask AWS to raise the limit, then run again."
-        )
-    elif code == "ResourceNotFoundException":
-        text = (
-            f"Amazon ML has no entity for {operation}: {message}. It was deleted, "
-            f"or was made in another region than the backend's REGION {region!r}."
-        )
-    elif code == "IdempotentParameterMismatchException":
-        text = (
-            f"Amazon ML refused {operation}: an entity with this id already "
-            f"exists with other parameters ({message}). Entity ids come from the "
-            "pipeline's name and the run's number, so another database made it "
-            "in this account and region; give each database its own account."
-        )
-    elif code == "NoSuchBucket":
-        text = (
-            f"S3 refused {operation}: {message}. Create the bucket, or correct "
-            "the backend's BUCKET option."
-        )
+    elif code in _ADVICE:
+        text = _ADVICE[code].format(operation=operation, said=said, region=region)
     else:
         return None
     return BackendError(text, operation=operation, code=code)
@@ -229,8 +237,10 @@ class _Calls:
         self.max_delay = max_delay
         self.region = region
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
+    def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
+        if not callable(method):
+            return method
         return lambda **params: self._call(name, method, params)
 
     def _call(
@@ -340,7 +350,7 @@ class AmazonBackend(Backend):
             return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
         return {"ServerSideEncryption": "AES256"}
 
-    def storage(
+    def s3_storage(
         self, bucket: str | None = None, **object_parameters: str
     ) -> S3Boto3Storage:
         """Return the django-storages storage of ``bucket`` (BUCKET).
@@ -390,7 +400,7 @@ class AmazonBackend(Backend):
         location = f"s3://{self.bucket}/{name}"
         # Naming the full-object CRC32 makes S3 refuse bytes that do not
         # match it, whether the file goes in one request or in parts.
-        storage = self.storage(ChecksumAlgorithm="CRC32", ChecksumCRC32=checksum)
+        storage = self.s3_storage(ChecksumAlgorithm="CRC32", ChecksumCRC32=checksum)
         try:
             with open(path, "rb") as handle:
                 saved = storage.save(name, File(handle, name=posixpath.basename(name)))
@@ -427,7 +437,7 @@ class AmazonBackend(Backend):
             raise ValueError(f"{location!r} is not an s3://bucket/key URL.")
         bucket, key = match.groups()
         try:
-            self.storage(bucket).delete(key)
+            self.s3_storage(bucket).delete(key)
         except ClientError as err:
             _raise_translated(err, region=self.region)
 

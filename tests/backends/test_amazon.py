@@ -363,7 +363,7 @@ def test_new_customer_refusal_points_to_the_embedded_backend(
     assert run.error == (
         "Amazon ML refused CreateDataSourceFromS3: it does not admit this AWS "
         "account, because the service no longer takes new customers "
-        f"({NOT_ADMITTED}). Train with the embedded backend instead: set "
+        f"({NOT_ADMITTED[:-1]}). Train with the embedded backend instead: set "
         "MLPIPELINE_DEFAULT_BACKEND = 'embedded', or backend = 'embedded' on the "
         "pipeline."
     )
@@ -376,20 +376,20 @@ def test_new_customer_refusal_points_to_the_embedded_backend(
             "InvalidInputException",
             "Parameter sgd.maxPasses is out of range.",
             "Amazon ML refused CreateMLModel as invalid: Parameter sgd.maxPasses is "
-            "out of range.. Change the value it names in the pipeline's declaration "
+            "out of range. Change the value it names in the pipeline's declaration "
             "or the backend's OPTIONS.",
         ),
         (
             "LimitExceededException",
             "Too many jobs.",
             "Amazon ML refused CreateMLModel because the account reached a service "
-            "limit: Too many jobs.. Wait for running jobs to finish (at most 25 run "
+            "limit: Too many jobs. Wait for running jobs to finish (at most 25 run "
             "at once) or ask AWS to raise the limit, then run again.",
         ),
         (
             "ResourceNotFoundException",
             "No DataSource ds-1.",
-            "Amazon ML has no entity for CreateMLModel: No DataSource ds-1.. It was "
+            "Amazon ML has no entity for CreateMLModel: No DataSource ds-1. It was "
             "deleted, or was made in another region than the backend's REGION "
             "'us-east-1'.",
         ),
@@ -397,14 +397,14 @@ def test_new_customer_refusal_points_to_the_embedded_backend(
             "IdempotentParameterMismatchException",
             "ml-1 exists.",
             "Amazon ML refused CreateMLModel: an entity with this id already exists "
-            "with other parameters (ml-1 exists.). Entity ids come from the "
+            "with other parameters (ml-1 exists). Entity ids come from the "
             "pipeline's name and the run's number, so another database made it in "
             "this account and region; give each database its own account.",
         ),
         (
             "AccessDeniedException",
             "User is not authorized.",
-            "AWS denied CreateMLModel: User is not authorized.. Grant the "
+            "AWS denied CreateMLModel: User is not authorized. Grant the "
             "credentials in use the IAM permissions listed in mlpipeline's README.",
         ),
     ],
@@ -425,6 +425,26 @@ def test_service_refusals_end_the_step_without_retrying(
 
     assert str(refused.value) == expected
     assert (refused.value.operation, refused.value.code) == ("CreateMLModel", code)
+    assert clock.sleeps == []
+
+
+def test_predictions_above_the_endpoint_limit_say_so(ml, clock, amazon_options):
+    ml.add_client_error(
+        "predict", "LimitExceededException", "Rate exceeded.", 400,
+        expected_params={
+            "MLModelId": "ml-1", "Record": {"age": "30"},
+            "PredictEndpoint": ENDPOINT_URL,
+        },
+    )  # fmt: skip
+
+    with pytest.raises(BackendError) as refused:
+        get_backend("amazon").predict("ml-1", {"age": "30"}, ENDPOINT_URL)
+
+    assert str(refused.value) == (
+        "Amazon ML refused Predict because the endpoint reached its limit: Rate "
+        "exceeded. An endpoint answers at most 200 predictions per second; send "
+        "fewer at once."
+    )
     assert clock.sleeps == []
 
 
@@ -473,7 +493,7 @@ def test_upload_that_does_not_match_the_file_is_refused(
     path = tmp_path / "features.csv"
     path.write_bytes(b"a,b\n1,2\n")
     backend = get_backend("amazon")
-    original = backend.storage
+    original = backend.s3_storage
 
     def storage(*args, **kwargs):
         # S3 ends up holding other bytes than the file (a concurrent writer).
@@ -482,7 +502,7 @@ def test_upload_that_does_not_match_the_file_is_refused(
         made.save = lambda name, content: save(name, ContentFile(b"other bytes\n"))
         return made
 
-    monkeypatch.setattr(backend, "storage", storage)
+    monkeypatch.setattr(backend, "s3_storage", storage)
 
     with pytest.raises(BackendError) as refused:
         backend.upload(path, "uploads/p-1-features.csv")

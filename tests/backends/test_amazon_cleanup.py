@@ -123,7 +123,7 @@ def test_a_model_already_deleted_is_skipped_and_a_refusal_is_reported(
     assert cleaned.deleted == {}
     assert cleaned.error.startswith(
         "Amazon ML refused DeleteEvaluation because the account reached a service "
-        "limit: Slow down.."
+        "limit: Slow down. Wait"
     )
     step = old.steps.get(name="cleanup")
     assert step.status == RunStep.Status.FAILED
