@@ -2,12 +2,14 @@
 
 import json
 import logging
+from io import StringIO
 
 import pytest
 from botocore.exceptions import ClientError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
-from django.core.management import CommandError
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from mlpipeline import Pipeline
 from mlpipeline.backends import get_backend
@@ -569,3 +571,45 @@ def test_client_is_made_for_the_region_without_botocore_retries():
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.service_model.service_name == "machinelearning"
     assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_ask_endpoints_sends_signed_predictions_to_amazon_ml(
+    registered, insured_rows, ml, amazon_options
+):
+    registered(AmazonInsurancePipeline)
+    run = Run.objects.create(
+        pipeline="aws_insurance",
+        backend="amazon",
+        status=Run.Status.SUCCEEDED,
+        model_type="BINARY",
+        model_id="ml-aws_insurance-9",
+        endpoint_url=ENDPOINT_URL,
+        finished_at=timezone.now(),
+    )
+    first = Insured.objects.order_by("pk").first()
+    record = {
+        "age": str(first.age),
+        "married": "1" if first.married else "0",
+        "gender": first.gender,
+    }
+    ml.add_response(
+        "predict",
+        {
+            "Prediction": {
+                "predictedLabel": "0",
+                "predictedScores": {"0": 0.25},
+                "details": {"PredictiveModelType": "BINARY", "Algorithm": "SGD"},
+            }
+        },
+        {"MLModelId": run.model_id, "Record": record, "PredictEndpoint": ENDPOINT_URL},
+    )
+    out = StringIO()
+
+    call_command("ask_endpoints", "aws_insurance", stdout=out)
+
+    ml.assert_no_pending_responses()
+    truth = "1" if first.insurance else "0"
+    assert out.getvalue() == (
+        f"aws_insurance: {ENDPOINT_URL} answered '0' (scores: '0' 0.250); true "
+        f"value {truth!r}\n"
+    )

@@ -7,6 +7,8 @@ import urllib.request
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlpipeline.backends import get_backend
+from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.extract import iter_rows
 from mlpipeline.pipeline import Pipeline, site
@@ -52,14 +54,20 @@ class Command(BaseCommand):
     def _ask(self, pipeline: Pipeline, rows: int, wait: float) -> None:
         layout = layout_for(pipeline)
         run = serving_run(layout.pipeline)
+        backend = get_backend(run.backend)
         queryset = pipeline.get_queryset().order_by("pk")[:rows]
         for row in iter_rows(pipeline, layout, queryset, chunk_size=rows):
             record = dict(
                 zip(layout.attribute_names, expand_row(layout, row), strict=True)
             )
             truth = record.pop(layout.target)
-            body = {"MLModelId": run.model_id, "Record": record}
-            answer = _post(run.endpoint_url, body, wait)
+            if isinstance(backend, EmbeddedBackend):
+                body = {"MLModelId": run.model_id, "Record": record}
+                answer = _post(run.endpoint_url, body, wait)
+            else:
+                # Amazon ML's endpoints take only requests signed by boto3.
+                prediction = backend.predict(run.model_id, record, run.endpoint_url)
+                answer = {"Prediction": prediction}
             self.stdout.write(
                 f"{layout.pipeline}: {run.endpoint_url} answered "
                 f"{_describe(answer['Prediction'])}; true value {truth!r}"

@@ -6,7 +6,7 @@ from mlpipeline.dryrun import dry_run
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.learn import STEPS, learn
 from mlpipeline.models import Run
-from mlpipeline.pipeline import site
+from mlpipeline.pipeline import Pipeline, site
 
 
 class Command(BaseCommand):
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"Failed: {', '.join(failures)}.", returncode=2)
 
-    def _dry_run(self, pipelines, verbosity: int) -> None:
+    def _dry_run(self, pipelines: list[Pipeline], verbosity: int) -> None:
         failures = []
         for pipeline in pipelines:
             name = pipeline.get_name()
