@@ -25,10 +25,10 @@ Options (all but ``BUCKET`` optional):
     ``endpoint_url``; the bucket, key prefix, overwriting, compression and
     encryption stay as described here.
 ``MAX_ATTEMPTS``, ``RETRY_DELAY``, ``RETRY_MAX_DELAY``
-    Calls throttled or failed by the service are made up to
-    ``MAX_ATTEMPTS`` times (5), waiting ``RETRY_DELAY`` seconds (1) and
-    twice as long after each further failure, at most ``RETRY_MAX_DELAY``
-    (30).
+    Amazon ML calls that are throttled, failed by the service or cut off
+    are made up to ``MAX_ATTEMPTS`` times (5), waiting ``RETRY_DELAY``
+    seconds (1) and twice as long after each further failure, at most
+    ``RETRY_MAX_DELAY`` (30). S3 calls keep botocore's own retries.
 ``POLL_DELAY``, ``POLL_TIMEOUT``
     Seconds between two status reads of an entity, and in all
     (MLPIPELINE_POLL_DELAY and MLPIPELINE_POLL_TIMEOUT by default).
@@ -159,17 +159,21 @@ _ADVICE["AccessDenied"] = _ADVICE["AccessDeniedException"]
 
 
 def translate_error(
-    err: ClientError, *, attempts: int = 1, region: str = ""
+    err: ClientError, *, attempts: int | None = None, region: str = ""
 ) -> BackendError | None:
     """Return the :class:`BackendError` that ``err`` stands for, or ``None``.
 
-    ``attempts`` is how many times the call was made, ``region`` the
-    backend's region; both go into the messages. Codes whose meaning is not
-    certain give ``None``: the caller re-raises ``err`` unchanged.
+    ``attempts`` is how many times an Amazon ML call was made; ``None``
+    (S3, which botocore retries on its own) leaves throttling and server
+    faults untranslated. ``region`` is the backend's region, for the
+    messages. Codes whose meaning is not certain give ``None``: the caller
+    re-raises ``err`` unchanged.
     """
     code, message, status = _error_code(err)
     operation = err.operation_name
     said = message.strip().rstrip(".")
+    if attempts is None and _is_transient(err):
+        return None
     if code in _THROTTLED:
         text = (
             f"Amazon ML throttled {operation} {attempts} times in a row ({code}); "
