@@ -11,6 +11,7 @@ time, so ``override_settings`` in tests and late configuration both work::
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # like the default, or None to leave a pipeline off the schedule).
     "SCHEDULE": {"weekday": 6, "hour": 4, "minute": 0},
     "PIPELINE_SCHEDULES": {},
+    # How long the entities and files of a superseded run are kept, counted
+    # from when a newer model took over: a timedelta or a number of days.
+    "RETENTION": datetime.timedelta(days=14),
 }
 
 
@@ -71,6 +75,19 @@ class _Settings:
                 "mlpipeline may write the files of each run."
             )
         return Path(base_dir) / "var" / "mlpipeline"
+
+    @property
+    def retention(self) -> datetime.timedelta:
+        """Return RETENTION as a timedelta."""
+        configured = value = self.RETENTION
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = datetime.timedelta(days=value)
+        if not isinstance(value, datetime.timedelta) or value < datetime.timedelta():
+            raise ImproperlyConfigured(
+                f"MLPIPELINE_RETENTION is {configured!r}; use a timedelta or a "
+                "number of days, 0 or more."
+            )
+        return value
 
 
 settings = _Settings()

@@ -6,21 +6,28 @@ The tree::
      +-- PipelineDeclarationError   a pipeline's declaration is wrong
      +-- DataError                  the rows cannot make a model
      +-- StepFailed                 a backend entity ended FAILED
+     +-- StepTimedOut               a backend entity took too long (also a
+     |                              TimeoutError)
+     +-- BackendError               the training service refused a request
      +-- RunNotFound                nothing to resume or load
 
-Errors of the embedded engine (``mlpipeline.engine.EngineError``) and of
-boto3 reach callers unchanged; a backend entity that fails asynchronously
-becomes :class:`StepFailed` carrying the service's message.
+Errors of the embedded engine (``mlpipeline.engine.EngineError``) reach
+callers unchanged. The Amazon backend turns the boto3 errors whose meaning
+is certain into :class:`BackendError` and lets the others through. A
+backend entity that fails asynchronously becomes :class:`StepFailed`
+carrying the service's message.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "DataError",
     "MlpipelineError",
     "PipelineDeclarationError",
     "RunNotFound",
     "StepFailed",
+    "StepTimedOut",
 ]
 
 
@@ -44,6 +51,24 @@ class StepFailed(MlpipelineError):
         self.entity_id = entity_id
         self.message = message
         super().__init__(f"Step {step!r} failed: {entity_id} says: {message}")
+
+
+class StepTimedOut(MlpipelineError, TimeoutError):
+    """A backend entity was not done within the backend's POLL_TIMEOUT."""
+
+
+class BackendError(MlpipelineError):
+    """The training service refused a request; the message says what to change.
+
+    ``operation`` is the refused call (``CreateMLModel``, ``PutObject``...)
+    and ``code`` the service's error code, for callers that act on one kind
+    (cleanup treats ``ResourceNotFoundException`` as already deleted).
+    """
+
+    def __init__(self, message: str, *, operation: str = "", code: str = "") -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(message)
 
 
 class RunNotFound(MlpipelineError):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlpipeline import preflight
 from mlpipeline.backends import Backend
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.models import Run, RunStep
@@ -112,6 +113,7 @@ class Loader:
     def __init__(self, backend: Backend, heartbeat: Callable[[], None] | None = None):
         self.backend = backend
         self.heartbeat = heartbeat
+        self._retrying = False
         backend.heartbeat = heartbeat
 
     def load(self, run: Run, pipeline: Pipeline, layout: Layout, path: Path) -> None:
@@ -131,6 +133,16 @@ class Loader:
             )
         )
 
+        if run.completed_step("upload") is None:
+            # What the service would refuse only after the upload and a wait.
+            preflight.check(
+                self.backend,
+                layout,
+                path,
+                ids=ids,
+                parameters=training_parameters(pipeline),
+                recipe=pipeline.recipe,
+            )
         upload = self._step(run, "upload", lambda step: self._upload(run, path, step))
         location = upload["location"]
 
@@ -139,7 +151,14 @@ class Loader:
                 run,
                 f"{kind}_datasource",
                 lambda step, kind=kind, split=split: self._data_source(
-                    run, ids[f"{kind}_datasource"], kind, location, schema, split, step
+                    run,
+                    ids[f"{kind}_datasource"],
+                    kind,
+                    path,
+                    location,
+                    schema,
+                    split,
+                    step,
                 ),
             )
             setattr(run, f"rows_{kind}", detail["rows"])
@@ -180,6 +199,8 @@ class Loader:
             return done.detail
         if self.heartbeat is not None:
             self.heartbeat()
+        # Only a step tried before may have left an entity behind.
+        self._retrying = run.steps.filter(name=name).exists()
         with run.step(name) as step:
             work(step)
         return step.detail
@@ -193,7 +214,7 @@ class Loader:
         jobs run in-process, is created again with the same parameters: the
         engine reruns it if its process died and otherwise changes nothing.
         """
-        found = self.backend.describe(kind, entity_id)
+        found = self.backend.describe(kind, entity_id) if self._retrying else None
         running = found is not None and found["Status"] in ("PENDING", "INPROGRESS")
         if found is None:
             create()
@@ -216,6 +237,7 @@ class Loader:
         run: Run,
         entity: str,
         kind: str,
+        path: Path,
         location: str,
         schema: dict[str, Any],
         split: dict[str, Any],
@@ -235,7 +257,10 @@ class Loader:
             ),
         )
         found = self.backend.wait("datasource", entity)
-        step.record(rows=_record_count(found), statistics=found.get("Statistics"))
+        rows = _record_count(found)
+        if rows is None:
+            rows = self.backend.count_selected(path, split)
+        step.record(rows=rows, statistics=found.get("Statistics"))
         _warn_invalid(run.pipeline, kind, found)
 
     def _model(
@@ -286,8 +311,11 @@ class Loader:
     def _endpoint(self, ids: dict[str, str], step: RunStep) -> None:
         model = ids["model"]
         step.record(model)
-        status = self.backend.describe("mlmodel", model)["EndpointInfo"]
-        if status["EndpointStatus"] not in ("READY", "UPDATING"):
+        status = "NONE"
+        if self._retrying:
+            found = self.backend.describe("mlmodel", model)
+            status = found["EndpointInfo"]["EndpointStatus"]
+        if status not in ("READY", "UPDATING"):
             self.backend.create_realtime_endpoint(model)
         info = self.backend.wait_for_endpoint(model)
         step.record(url=info["EndpointUrl"])

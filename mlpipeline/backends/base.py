@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mlpipeline.conf import settings
-from mlpipeline.exceptions import StepFailed
+from mlpipeline.engine.csvio import count_selected
+from mlpipeline.engine.split import parse_rearrangement
+from mlpipeline.exceptions import StepFailed, StepTimedOut
 
 __all__ = ["Backend"]
 
@@ -38,14 +40,21 @@ _GETTERS = {
     "mlmodel": ("get_ml_model", "MLModelId"),
     "evaluation": ("get_evaluation", "EvaluationId"),
 }
+_DELETERS = {
+    "endpoint": ("delete_realtime_endpoint", "MLModelId"),
+    "datasource": ("delete_data_source", "DataSourceId"),
+    "mlmodel": ("delete_ml_model", "MLModelId"),
+    "evaluation": ("delete_evaluation", "EvaluationId"),
+}
 
 
 class Backend:
     """Create and wait for Amazon ML entities on one backend.
 
     Subclasses override :meth:`create_client` to return an object with
-    Amazon ML's client methods, and :meth:`upload` to put a local file where
-    :meth:`create_data_source` can read it.
+    Amazon ML's client methods, :meth:`upload` to put a local file where
+    :meth:`create_data_source` can read it, and :meth:`describe_upload` and
+    :meth:`delete_upload` to match.
     """
 
     #: Called at every poll by whoever drives the backend (a run's lock).
@@ -54,6 +63,10 @@ class Backend:
     #: INPROGRESS by a dead process must be created again to restart it
     #: (the engine does so when the same Create comes again).
     jobs_run_here = False
+    #: Whether the pre-flight checks before an upload include the training
+    #: parameters; a backend that checks them itself, at once and for free,
+    #: when the model is created may turn this off.
+    preflight_parameters = True
 
     def __init__(self, alias: str, **options: Any) -> None:
         self.alias = alias
@@ -70,6 +83,17 @@ class Backend:
 
     def upload(self, path: Path, name: str) -> str:
         """Upload the local file ``path`` as ``name``; return its location."""
+        raise NotImplementedError
+
+    def describe_upload(self, path: Path, name: str) -> dict[str, Any]:
+        """Return what :meth:`upload` would do with ``path``, doing nothing.
+
+        Dry runs print it. ``Location`` is what :meth:`upload` would return.
+        """
+        return {"Location": name, "Bytes": path.stat().st_size}
+
+    def delete_upload(self, location: str) -> None:
+        """Delete the file that :meth:`upload` put at ``location``."""
         raise NotImplementedError
 
     def create_data_source(
@@ -148,7 +172,8 @@ class Backend:
         ``kind`` is ``datasource``, ``mlmodel`` or ``evaluation``. Each poll
         reads that one entity by its id. Return its description; raise
         :class:`StepFailed` with the service's message when it FAILED, and
-        :class:`TimeoutError` after the backend's POLL_TIMEOUT.
+        :class:`StepTimedOut` (a :class:`TimeoutError`) after the backend's
+        POLL_TIMEOUT.
         """
         method, key = _GETTERS[kind]
         getter = getattr(self.client, method)
@@ -192,8 +217,33 @@ class Backend:
                 message = found.get("Message") or f"status {status}"
                 raise StepFailed(kind, entity_id, message)
             if time.monotonic() + self.poll_delay > deadline:
-                raise TimeoutError(
+                raise StepTimedOut(
                     f"{kind} {entity_id} is still {status} after "
-                    f"{self.poll_timeout:.0f} s (the backend's POLL_TIMEOUT)."
+                    f"{self.poll_timeout:.0f} s (the backend's POLL_TIMEOUT); the "
+                    "job may go on in the service. Raise POLL_TIMEOUT if such "
+                    "jobs are just slow."
                 )
             time.sleep(self.poll_delay)
+
+    def count_selected(self, path: Path, rearrangement: dict[str, Any]) -> int:
+        """Return how many records of the features file a split keeps.
+
+        ``rearrangement`` is a DataRearrangement. The Loader asks when the
+        backend does not report the count; Amazon ML returns none for a data
+        source. The count follows the embedded engine's split rule: Amazon
+        ML's own rule for random splits is unpublished, so the service's
+        split may differ from this count by a few records. The features file
+        always has a header line.
+        """
+        parsed = parse_rearrangement(json.dumps(rearrangement))
+        return count_selected(lambda: open(path, "rb"), True, parsed)
+
+    def delete(self, kind: str, entity_id: str) -> None:
+        """Delete entity ``entity_id`` of ``kind``.
+
+        ``kind`` is ``datasource``, ``mlmodel``, ``evaluation`` or
+        ``endpoint``, which takes the id of the model whose realtime
+        endpoint goes.
+        """
+        method, key = _DELETERS[kind]
+        getattr(self.client, method)(**{key: entity_id})

@@ -40,6 +40,10 @@ class EmbeddedBackend(Backend):
     """
 
     jobs_run_here = True
+    # The engine checks the training parameters when the model is created,
+    # with the same rules as the pre-flight checks and at no cost, and
+    # callers see its InvalidInputException there.
+    preflight_parameters = False
 
     def __init__(self, alias: str, **options: Any) -> None:
         super().__init__(alias, **options)
@@ -50,3 +54,6 @@ class EmbeddedBackend(Backend):
 
     def upload(self, path: Path, name: str) -> str:
         return save_file(self.storage, name, path)
+
+    def delete_upload(self, location: str) -> None:
+        self.storage.delete(location)

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "ReadReport",
     "count_records",
+    "count_selected",
     "iter_lines",
     "read_records",
 ]
@@ -133,6 +134,35 @@ def count_records(open_file: Callable[[], BinaryIO], has_header: bool) -> int:
     """Return the number of data records in a file, header excluded."""
     with open_file() as handle:
         return sum(1 for _ in _data_lines(handle, has_header))
+
+
+def count_selected(
+    open_file: Callable[[], BinaryIO], has_header: bool, rearrangement: Rearrangement
+) -> int:
+    """Return how many records of a file ``rearrangement`` selects.
+
+    The count is what :func:`read_records` reports as ``selected``: invalid
+    records count, empty lines and the header do not. Nothing is parsed.
+
+    Parameters
+    ----------
+    open_file : callable
+        Returns a fresh binary file object; called twice for a sequential
+        split, which needs the record count first.
+    has_header : bool
+        Whether the first line is a header.
+    rearrangement : Rearrangement
+        The selection to count.
+    """
+    n_records = None
+    if rearrangement.needs_count:
+        n_records = count_records(open_file, has_header)
+    select = rearrangement.selector(n_records)
+    with open_file() as handle:
+        lines = _data_lines(handle, has_header)
+        return sum(
+            1 for index, (_, offset, _) in enumerate(lines) if select(index, offset)
+        )
 
 
 def _parse_lines(lines: list[str]) -> list[list[str] | None]:

@@ -7,6 +7,7 @@ from mlpipeline.engine.csvio import (
     MAX_RECORD_BYTES,
     ReadReport,
     count_records,
+    count_selected,
     iter_lines,
     read_records,
 )
@@ -123,3 +124,28 @@ def test_sequential_split_counts_records_first():
     rows, report = _read(data, _schema(), split)
     assert [r[0] for r in rows] == [str(i) for i in range(7)]
     assert report.records == 10 and report.selected == 7
+
+
+@pytest.mark.parametrize("complement", [False, True])
+@pytest.mark.parametrize("strategy", ["random", "sequential"])
+def test_count_selected_matches_what_reading_selects(strategy, complement):
+    data = b"c0,c1\n" + b"".join(b"%d,x\n" % i for i in range(500))
+    data += b"y" * (MAX_RECORD_BYTES + 1) + b"\n\n"
+    split = parse_rearrangement(
+        json.dumps(
+            {
+                "splitting": {
+                    "percentBegin": 0,
+                    "percentEnd": 70,
+                    "strategy": strategy,
+                    "strategyParams": {"randomSeed": "seed"},
+                    "complement": complement,
+                }
+            }
+        )
+    )
+
+    _, report = _read(data, _schema(header=True), split)
+    counted = count_selected(lambda: io.BytesIO(data), True, split)
+
+    assert counted == report.selected

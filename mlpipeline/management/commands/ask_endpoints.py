@@ -7,10 +7,12 @@ import urllib.request
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlpipeline.backends import get_backend
+from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.extract import iter_rows
 from mlpipeline.pipeline import Pipeline, site
-from mlpipeline.schema import layout_for
+from mlpipeline.schema import format_value, layout_for
 from mlpipeline.serving import serving_run
 from mlpipeline.transform import expand_row
 
@@ -52,14 +54,23 @@ class Command(BaseCommand):
     def _ask(self, pipeline: Pipeline, rows: int, wait: float) -> None:
         layout = layout_for(pipeline)
         run = serving_run(layout.pipeline)
+        backend = get_backend(run.backend)
         queryset = pipeline.get_queryset().order_by("pk")[:rows]
         for row in iter_rows(pipeline, layout, queryset, chunk_size=rows):
+            # iter_rows leaves numbers as they are; the CSV writer or this
+            # turns them into the same text.
+            cells = [format_value(value) for value in row]
             record = dict(
-                zip(layout.attribute_names, expand_row(layout, row), strict=True)
+                zip(layout.attribute_names, expand_row(layout, cells), strict=True)
             )
             truth = record.pop(layout.target)
-            body = {"MLModelId": run.model_id, "Record": record}
-            answer = _post(run.endpoint_url, body, wait)
+            if isinstance(backend, EmbeddedBackend):
+                body = {"MLModelId": run.model_id, "Record": record}
+                answer = _post(run.endpoint_url, body, wait)
+            else:
+                # Amazon ML's endpoints take only requests signed by boto3.
+                prediction = backend.predict(run.model_id, record, run.endpoint_url)
+                answer = {"Prediction": prediction}
             self.stdout.write(
                 f"{layout.pipeline}: {run.endpoint_url} answered "
                 f"{_describe(answer['Prediction'])}; true value {truth!r}"

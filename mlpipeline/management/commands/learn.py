@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlpipeline.dryrun import dry_run
 from mlpipeline.engine import EngineError
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.learn import STEPS, learn, resume
 from mlpipeline.models import Run
-from mlpipeline.pipeline import site
+from mlpipeline.pipeline import Pipeline, site
 
 
 class Command(BaseCommand):
@@ -31,6 +32,13 @@ class Command(BaseCommand):
             metavar="RUN",
             help="Continue run RUN after its last completed step.",
         )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Extract and transform into a temporary folder, then print each "
+            "backend call the load would make, with its parameters as JSON; "
+            "upload, create and record nothing.",
+        )
 
     def handle(self, *args, **options):
         names = options["pipelines"]
@@ -51,6 +59,10 @@ class Command(BaseCommand):
                 "No pipeline is declared; register one in a pipelines.py module "
                 "of an installed app."
             )
+        if options["dry_run"]:
+            if only:
+                raise CommandError("--dry-run cannot be combined with --only.")
+            return self._dry_run(pipelines, verbosity)
 
         failures = []
         for pipeline in pipelines:
@@ -87,6 +99,28 @@ class Command(BaseCommand):
         self._end_progress(verbosity)
         if verbosity >= 1:
             self.stdout.write(self._summary(run))
+
+    def _dry_run(self, pipelines: list[Pipeline], verbosity: int) -> None:
+        failures = []
+        for pipeline in pipelines:
+            name = pipeline.get_name()
+            try:
+                found = dry_run(pipeline)
+            except MlpipelineError as err:
+                self.stderr.write(f"{name}: {err}")
+                failures.append(name)
+                continue
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"{name}: dry run on backend {found.backend!r}, {found.rows} rows "
+                    f"({found.rows_train} train + {found.rows_evaluation} "
+                    f"evaluation); ids show run {found.run_number}, which was not "
+                    "kept. Nothing was uploaded or created. The calls:"
+                )
+                for call in found.calls:
+                    self.stdout.write(f"  {call}")
+        if failures:
+            raise CommandError(f"Failed: {', '.join(failures)}.", returncode=2)
 
     def _summary(self, run: Run) -> str:
         if run.status == Run.Status.TRANSFORMED:

@@ -1,0 +1,151 @@
+"""Pre-flight checks: a load Amazon ML would refuse fails before any upload."""
+
+import types
+
+import pytest
+from django.core.files.storage import default_storage
+
+from mlpipeline import Pipeline
+from mlpipeline.backends import get_backend
+from mlpipeline.exceptions import DataError, PipelineDeclarationError
+from mlpipeline.learn import learn
+from mlpipeline.load import DEFAULT_PARAMETERS, entity_ids
+from mlpipeline.models import Run
+from mlpipeline.preflight import check
+from mlpipeline.schema import Layout, layout_for
+from project.demo.models import Insured, Policy
+
+pytestmark = pytest.mark.django_db
+
+#: A backend that wants the training parameters checked, as Amazon's does.
+CHECKS_PARAMETERS = types.SimpleNamespace(preflight_parameters=True)
+
+
+class PlanPipeline(Pipeline):
+    name = "plans"
+    model = Policy
+    fields = ["number", "plan"]
+    target = "plan"
+
+
+class InsurancePipeline(Pipeline):
+    name = "insurance"
+    model = Insured
+    fields = ["age", "insurance"]
+    target = "insurance"
+
+
+def run_check(layout, path, backend=CHECKS_PARAMETERS, **changes):
+    options = {
+        "ids": entity_ids(Run(pk=7, pipeline=layout.pipeline, token="tok123")),
+        "parameters": DEFAULT_PARAMETERS,
+        "recipe": None,
+        **changes,
+    }
+    check(backend, layout, path, **options)
+
+
+def write(tmp_path, *lines):
+    path = tmp_path / "features.csv"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_a_multiclass_target_with_101_classes_fails_before_the_upload(db):
+    # The transform step counts the classes as it writes the file.
+    Policy.objects.bulk_create(
+        Policy(number=f"P{n}", plan=f"plan {n % 101}") for n in range(303)
+    )
+
+    with pytest.raises(DataError) as refused:
+        learn(PlanPipeline())
+
+    assert str(refused.value) == (
+        "Pipeline 'plans': target 'plan' has 101 classes; Amazon ML's MULTICLASS "
+        "models take at most 100."
+    )
+    run = Run.objects.get()
+    assert run.status == Run.Status.FAILED
+    assert list(run.steps.values_list("name", flat=True)) == ["extract", "transform"]
+    assert not default_storage.exists("uploads")
+
+
+def test_an_observation_over_100_kb_is_refused_with_its_line(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    long_line = "3" * 102_399 + ",1"
+    path = write(tmp_path, "age,insurance", "30,0", long_line, "50,1")
+
+    with pytest.raises(DataError) as refused:
+        run_check(layout, path)
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance': line 3 of features.csv holds 102401 bytes; Amazon "
+        "ML skips observations over 102400 bytes. Shorten or exclude its longest "
+        "text values."
+    )
+
+
+def test_more_than_1000_attributes_are_refused(tmp_path):
+    attributes = [(f"a{n}", "NUMERIC") for n in range(1000)] + [("y", "BINARY")]
+    layout = Layout(
+        pipeline="wide",
+        columns=[name for name, _ in attributes],
+        attributes=attributes,
+        target="y",
+        model_type="BINARY",
+        expanders=[],
+    )
+
+    with pytest.raises(PipelineDeclarationError) as refused:
+        run_check(layout, tmp_path / "unread.csv")
+
+    assert str(refused.value) == (
+        "Pipeline 'wide' writes 1001 attributes; Amazon ML reads at most 1000 per "
+        "file. Drop fields or expander outputs."
+    )
+
+
+def test_training_parameters_out_of_range_are_refused(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    path = write(tmp_path, "age,insurance", "30,0", "40,1")
+    parameters = {**DEFAULT_PARAMETERS, "sgd.maxPasses": "0"}
+
+    with pytest.raises(PipelineDeclarationError) as refused:
+        run_check(layout, path, parameters=parameters)
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance' has training parameters Amazon ML refuses: Training "
+        "parameter 'sgd.maxPasses' has value '0'; expected an integer between 1 "
+        "and 10000. Change sgd in its declaration."
+    )
+
+
+def test_the_embedded_backend_leaves_parameters_to_the_engine(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    path = write(tmp_path, "age,insurance", "30,0", "40,1")
+    parameters = {**DEFAULT_PARAMETERS, "sgd.maxPasses": "0"}
+
+    run_check(layout, path, backend=get_backend("embedded"), parameters=parameters)
+
+
+def test_an_entity_id_over_64_characters_is_refused(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    path = write(tmp_path, "age,insurance", "30,0", "40,1")
+    long_id = "ds-" + "x" * 62
+
+    with pytest.raises(PipelineDeclarationError) as refused:
+        run_check(layout, path, ids={"train_datasource": long_id})
+
+    assert str(refused.value) == (
+        f"Pipeline 'insurance' would create the entity id '{long_id}' (65 "
+        "characters); Amazon ML takes ids of at most 64 letters, digits, '_', '.' "
+        "and '-'. Give the pipeline a shorter name made of those characters."
+    )
+
+
+def test_a_recipe_over_131071_characters_is_refused(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    path = write(tmp_path, "age,insurance", "30,0", "40,1")
+
+    with pytest.raises(PipelineDeclarationError, match="a recipe of 131072 char"):
+        run_check(layout, path, recipe="x" * 131072)
