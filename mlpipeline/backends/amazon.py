@@ -330,11 +330,6 @@ class AmazonBackend(Backend):
         self.retry_delay = float(options.get("RETRY_DELAY", 1.0))
         self.retry_max_delay = float(options.get("RETRY_MAX_DELAY", 30.0))
 
-    # TODO: entity ids repeat when the database is reset or two databases
-    # share an account and region, and Amazon ML answers a repeated, identical
-    # Create with the old entity; an ID_PREFIX option that load.entity_ids
-    # puts in front of every id would keep them apart.
-
     def create_client(self) -> Any:
         """Return a boto3 ``machinelearning`` client for REGION."""
         # One attempt per call: _Calls does the retrying (see there).
