@@ -1,6 +1,7 @@
 import datetime as dt
 import io
 import json
+import os
 import random
 import threading
 
@@ -551,7 +552,13 @@ def test_job_waits_for_a_dependency_running_elsewhere(tmp_path, data_source, sto
     failed = impatient.get_ml_model(MLModelId="m1")
     assert failed["Status"] == "FAILED" and "still INPROGRESS" in failed["Message"]
 
-    timer = threading.Timer(0.1, path.write_text, [finished])
+    def finish():
+        # Atomically, as the store writes: a reader never sees half a file.
+        partial = path.with_suffix(".partial")
+        partial.write_text(finished)
+        os.replace(partial, path)
+
+    timer = threading.Timer(0.1, finish)
     timer.start()
     patient = Engine(store, wait_timeout=5, poll_interval=0.01)
     patient.create_ml_model(
