@@ -50,7 +50,7 @@ from mlpipeline.engine.recipe import (
     expression_type,
     parse_expression,
 )
-from mlpipeline.engine.sketch import VALUE_CAPACITY, ValueSketch
+from mlpipeline.engine.sketch import Moments, ValueSketch
 from mlpipeline.engine.text import cartesian, ngrams, no_punct, osb, tokenize
 from mlpipeline.engine.values import Table
 
@@ -65,49 +65,6 @@ class _Unfitted:
 
 
 _UNFITTED = _Unfitted()
-
-
-class _Moments:
-    """Mean and population deviation of a stream of finite floats.
-
-    Exact (numpy on every value) up to ``capacity`` values, then running
-    count, mean and sum of squared deviations merged block by block.
-    """
-
-    def __init__(self, capacity: int = VALUE_CAPACITY) -> None:
-        self.capacity = capacity
-        self.count = 0
-        self.mean = 0.0
-        self.m2 = 0.0
-        self._parts: list[np.ndarray] | None = []
-
-    def add(self, values: np.ndarray) -> None:
-        if not len(values):
-            return
-        if self._parts is not None:
-            self._parts.append(np.array(values, dtype=float))
-            if self.count + len(values) <= self.capacity:
-                self.count += len(values)
-                return
-            values = np.concatenate(self._parts)
-            self._parts = None
-            self.count = 0
-        n, mean = len(values), float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.count * n / total
-        self.count = total
-
-    def result(self) -> tuple[float, float]:
-        """Return ``(mean, std)``; both 0 when nothing was seen."""
-        if self._parts is not None:
-            seen = np.concatenate([*self._parts, np.zeros(0)])
-            if not len(seen):
-                return 0.0, 0.0
-            return float(seen.mean()), float(seen.std())
-        return self.mean, float(np.sqrt(max(self.m2, 0.0) / self.count))
 
 
 def remap_columns(
@@ -263,7 +220,7 @@ class FeatureSpace:
     def end_pass(self) -> None:
         """Fix the parameters of every call observed during the pass."""
         for key, summary in self._summaries.items():
-            if isinstance(summary, _Moments):
+            if isinstance(summary, Moments):
                 mean, std = summary.result()
                 self.params_[key] = {"mean": mean, "std": std}
                 continue
@@ -527,7 +484,7 @@ class FeatureSpace:
         key = expression_text(expr)
         values = args[0]
         if fit and key not in self.params_:
-            summary = self._summaries.setdefault(key, _Moments())
+            summary = self._summaries.setdefault(key, Moments())
             summary.add(values[np.isfinite(values)])
             return _UNFITTED
         state = self.params_[key]
