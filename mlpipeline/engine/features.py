@@ -424,16 +424,33 @@ class FeatureSpace:
 
         return lookup
 
+    def _text(self, expr: Expr) -> str:
+        """Return ``expression_text(expr)``, remembered per expression."""
+        texts = self.__dict__.setdefault("_texts", {})
+        found = texts.get(id(expr))
+        if found is None:
+            # Keep the expression alive so its id cannot be reused.
+            found = texts[id(expr)] = (expression_text(expr), expr)
+        return found[0]
+
+    def _kind(self, expr: Expr) -> str:
+        """Return ``expression_type(expr)``, remembered per expression."""
+        kinds = self.__dict__.setdefault("_kinds_of", {})
+        found = kinds.get(id(expr))
+        if found is None:
+            found = kinds[id(expr)] = (expression_type(expr, self.types), expr)
+        return found[0]
+
     def _evaluate(self, expr: Expr, table: Table, fit: bool, cache: dict) -> Any:
         """Return an expression's values for every record of ``table``.
 
         NUMERIC and BINARY give float arrays (NaN where missing); CATEGORICAL
         gives strings and TEXT token lists, ``None`` where missing.
         """
-        key = expression_text(expr)
+        key = self._text(expr)
         if key in cache:
             return cache[key]
-        kind = expression_type(expr, self.types)
+        kind = self._kind(expr)
         if isinstance(expr, Name):
             column = table[expr.value].values
             if kind == "TEXT":
@@ -470,7 +487,7 @@ class FeatureSpace:
         return [None if r is None else osb(r, args[1]) or None for r in args[0]]
 
     def _apply_cartesian(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        kinds = [expression_type(a, self.types) for a in expr.args]
+        kinds = [self._kind(a) for a in expr.args]
         left, right = (_as_tokens(v, k) for v, k in zip(args, kinds, strict=True))
         pairs = [
             None if a is None or b is None else cartesian(a, b)
@@ -481,7 +498,7 @@ class FeatureSpace:
         return pairs
 
     def _apply_normalize(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        key = expression_text(expr)
+        key = self._text(expr)
         values = args[0]
         if fit and key not in self.params_:
             summary = self._summaries.setdefault(key, Moments())
@@ -493,7 +510,7 @@ class FeatureSpace:
         return (values - state["mean"]) / state["std"]
 
     def _apply_quantile_bin(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        key = expression_text(expr)
+        key = self._text(expr)
         values, n_bins = args
         if fit and key not in self.params_:
             _, sketch = self._summaries.setdefault(key, (n_bins, ValueSketch()))
