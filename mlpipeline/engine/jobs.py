@@ -315,6 +315,9 @@ def train_model(
     skipped = report.valid - n_rows
 
     types = {**space.attributes, target: schema.types[target]}
+    # TODO: the spill goes to the system temporary folder (about 12 bytes
+    # per stored feature value); a setting naming the folder would let hosts
+    # with a small /tmp train on large selections.
     with tempfile.TemporaryDirectory(prefix="mlpipeline-train-") as folder:
         rows = SpilledRows(
             folder,
