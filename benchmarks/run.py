@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-HTTP_PORT = 18150
+# BENCH_HTTP_PORT moves gunicorn when several people share one machine.
+HTTP_PORT = int(os.environ.get("BENCH_HTTP_PORT", "18150"))
 _SIZES = {"k": 1_000, "m": 1_000_000}
 
 

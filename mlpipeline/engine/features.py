@@ -17,6 +17,21 @@ it. [ENGINE] bin edges are the training quantiles at k/n (k = 1..n-1, linear
 interpolation), de-duplicated; a value's bin is the number of edges not
 above it. ``normalize`` uses the training mean and population standard
 deviation and gives 0 when the deviation is 0.
+
+Fitting streams: :meth:`FeatureSpace.observe` sees the training records a
+block at a time and keeps, per ``quantile_bin`` or ``normalize`` call, a
+summary whose size does not grow with the rows. [ENGINE] accuracy rule:
+while a call has seen at most 262,144 finite values its edges, mean and
+deviation are computed from every value and equal the in-memory result
+exactly. Past that, edges come from the uniform sample of
+:class:`~mlpipeline.engine.sketch.ValueSketch` (each edge's rank within
+0.5 % of k/n with probability above 0.99999), and the mean and deviation
+from exact running moments (merged per block, so they differ from the
+in-memory result by rounding only). A call whose argument itself needs a
+fitted call (``quantile_bin(normalize(x), 4)``) is fitted in a further
+pass over the records. Vocabularies are gathered while encoding
+(:meth:`FeatureSpace.encode`) under provisional column numbers that
+:meth:`FeatureSpace.end_vocabulary` maps to the sorted final columns.
 """
 
 from __future__ import annotations
@@ -35,12 +50,46 @@ from mlpipeline.engine.recipe import (
     expression_type,
     parse_expression,
 )
+from mlpipeline.engine.sketch import Moments, ValueSketch
 from mlpipeline.engine.text import cartesian, ngrams, no_punct, osb, tokenize
 from mlpipeline.engine.values import Table
 
-__all__ = ["FeatureSpace"]
+__all__ = ["FeatureSpace", "remap_columns"]
 
 _SINGLE = ""  # the only token of a NUMERIC or BINARY output
+_FITTED_CALLS = ("normalize", "quantile_bin")
+
+
+class _Unfitted:
+    """Stand in for values that need a call not yet fitted."""
+
+
+_UNFITTED = _Unfitted()
+
+
+def remap_columns(
+    matrix: sp.csr_matrix, remap: np.ndarray, n_features: int
+) -> sp.csr_matrix:
+    """Renumber a matrix's columns through ``remap``; drop those mapped to -1.
+
+    Within each row the columns come out sorted, as scipy's canonical form
+    has them.
+    """
+    columns = remap[matrix.indices]
+    keep = columns >= 0
+    if keep.all():
+        indptr = matrix.indptr.copy()
+    else:
+        n_rows = matrix.shape[0]
+        rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+        lengths = np.bincount(rows[keep], minlength=n_rows)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+    result = sp.csr_matrix(
+        (matrix.data[keep], columns[keep], indptr),
+        shape=(matrix.shape[0], n_features),
+    )
+    result.sort_indices()
+    return result
 
 
 def _leaves(expr: Expr) -> list[str]:
@@ -129,26 +178,156 @@ class FeatureSpace:
         -------
         scipy.sparse.csr_matrix of shape (table.n_rows, n_features)
         """
+        self.begin_fit()
+        while not self.fitted:
+            self.observe(table)
+            self.end_pass()
+        self.begin_vocabulary()
+        matrix = self.encode(table)
+        remap = self.end_vocabulary()
+        return remap_columns(matrix, remap, self.n_features)
+
+    def begin_fit(self) -> None:
+        """Forget fitted state before :meth:`observe` passes."""
         self.params_: dict[str, dict[str, Any]] = {}
-        values = self._output_values(table, fit=True)
-        tokens = []
-        for expr, column in zip(self.outputs, values, strict=True):
-            kind = expression_type(expr, self.types)
-            if kind in ("NUMERIC", "BINARY"):
-                tokens.append([_SINGLE])
+        self._summaries: dict[str, Any] = {}
+
+    @property
+    def fit_attributes(self) -> dict[str, str]:
+        """Return the attributes :meth:`observe` reads, with their types."""
+        calls = self._fitted_calls().values()
+        names = dict.fromkeys(n for e in calls for n in _leaves(e))
+        return {name: self.types[name] for name in names}
+
+    @property
+    def fitted(self) -> bool:
+        """Return whether each ``quantile_bin`` and ``normalize`` is fitted."""
+        return all(key in self.params_ for key in self._fitted_calls())
+
+    def observe(self, table: Table) -> None:
+        """Add a block of training records to the current fitting pass.
+
+        Calls whose argument needs a call not yet fitted wait for the next
+        pass; see :meth:`end_pass`.
+        """
+        if not table.n_rows:
+            return
+        cache: dict[str, Any] = {}
+        for key, call in self._fitted_calls().items():
+            if key not in self.params_:
+                self._evaluate(call, table, True, cache)
+
+    def end_pass(self) -> None:
+        """Fix the parameters of every call observed during the pass."""
+        for key, summary in self._summaries.items():
+            if isinstance(summary, Moments):
+                mean, std = summary.result()
+                self.params_[key] = {"mean": mean, "std": std}
                 continue
-            if kind == "CATEGORICAL":
-                seen = set(column)
-            else:
-                seen = {t for row in column if row for t in row}
-            seen.discard(None)
-            tokens.append(sorted(seen))
+            n_bins, sketch = summary
+            edges: list[float] = []
+            if sketch.count:
+                cuts = sketch.quantiles(np.arange(1, n_bins) / n_bins)
+                edges = np.unique(cuts).tolist()
+            self.params_[key] = {"edges": edges}
+        if not self._summaries and not self.fitted:
+            # Nothing could be observed (no records): fit the rest as empty.
+            for key in self._fitted_calls():
+                empty = {"mean": 0.0, "std": 0.0}
+                self.params_.setdefault(
+                    key, empty if key.startswith("normalize") else {"edges": []}
+                )
+        self._summaries = {}
+
+    def begin_vocabulary(self) -> None:
+        """Start gathering vocabularies under provisional column numbers."""
+        self._growing = [
+            {_SINGLE: j}
+            if expression_type(expr, self.types) in ("NUMERIC", "BINARY")
+            else {}
+            for j, expr in enumerate(self.outputs)
+        ]
+        self._next_column = len(self.outputs)
+
+    def encode(self, table: Table) -> sp.csr_matrix:
+        """Return ``table``'s rows under provisional columns, adding tokens.
+
+        Call between :meth:`begin_vocabulary` and :meth:`end_vocabulary`,
+        after fitting; the matrix is as wide as the columns numbered so far.
+        """
+        values = self._output_values(table, fit=False)
+        return self._matrix(values, table.n_rows, self._growing, growing=True)
+
+    @property
+    def n_provisional(self) -> int:
+        """Return how many provisional columns :meth:`encode` has numbered."""
+        return self._next_column
+
+    def end_vocabulary(self) -> np.ndarray:
+        """Sort the gathered vocabularies into the final columns.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_provisional,)
+            The final column of each provisional column.
+        """
+        tokens = [sorted(index) for index in self._growing]
         self._set_tokens(tokens)
-        return self._matrix(values, table.n_rows)
+        remap = np.full(self._next_column, -1, dtype=np.int64)
+        for growing, final in zip(self._growing, self._index, strict=True):
+            for token, provisional in growing.items():
+                remap[provisional] = final[token]
+        del self._growing
+        return remap
 
     def transform(self, table: Table) -> sp.csr_matrix:
         """Return the feature matrix of ``table`` using the fitted state."""
-        return self._matrix(self._output_values(table, fit=False), table.n_rows)
+        values = self._output_values(table, fit=False)
+        return self._matrix(values, table.n_rows, self._index)
+
+    def row_features(self, table: Table) -> tuple[list[int], list[float]]:
+        """Return the columns and values of the single record of ``table``.
+
+        The columns are sorted, as in a row of :meth:`transform`'s matrix,
+        and no scipy matrix is built.
+        """
+        values = self._output_values(table, fit=False)
+        hits: dict[int, float] = {}
+        for j, column in enumerate(values):
+            index = self._index[j]
+            if not index:
+                continue
+            kind = self._kinds[j]
+            if kind == "NUMERIC":
+                value = float(column[0])
+                if value == value and value != 0 and abs(value) != np.inf:
+                    hits[index[_SINGLE]] = value
+            elif kind == "CATEGORICAL":
+                found = index.get(column[0])
+                if found is not None:
+                    hits[found] = 1.0
+            elif column[0]:
+                for token in column[0]:
+                    found = index.get(token)
+                    if found is not None:
+                        hits[found] = 1.0
+        columns = sorted(hits)
+        return columns, [hits[c] for c in columns]
+
+    def _fitted_calls(self) -> dict[str, Call]:
+        """Return the ``quantile_bin`` and ``normalize`` calls, inner first."""
+        found: dict[str, Call] = {}
+
+        def walk(expr: Expr) -> None:
+            if isinstance(expr, Call):
+                for arg in expr.args:
+                    walk(arg)
+                if expr.func in _FITTED_CALLS:
+                    found.setdefault(expression_text(expr), expr)
+
+        for expr in self.outputs:
+            walk(expr)
+        return found
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the columns where the boolean ``mask`` is false."""
@@ -160,6 +339,14 @@ class FeatureSpace:
 
     def _set_tokens(self, tokens: list[list[str]]) -> None:
         self.tokens_ = tokens
+        self._kinds = [
+            "NUMERIC"
+            if kind in ("NUMERIC", "BINARY")
+            else "CATEGORICAL"
+            if kind == "CATEGORICAL"
+            else "TEXT"
+            for kind in (expression_type(e, self.types) for e in self.outputs)
+        ]
         sizes = [len(t) for t in tokens]
         self._offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self._index = [
@@ -171,12 +358,23 @@ class FeatureSpace:
         cache: dict[str, Any] = {}
         return [self._evaluate(e, table, fit, cache) for e in self.outputs]
 
-    def _matrix(self, values: list[Any], n_rows: int) -> sp.csr_matrix:
+    def _matrix(
+        self,
+        values: list[Any],
+        n_rows: int,
+        indexes: list[dict[str, int]],
+        growing: bool = False,
+    ) -> sp.csr_matrix:
+        """Build the rows of ``values`` with one column dict per output.
+
+        While a vocabulary grows (``growing``), a token seen for the first
+        time gets the next provisional column.
+        """
         rows, cols, data = [], [], []
         for j, (expr, column) in enumerate(zip(self.outputs, values, strict=True)):
             kind = expression_type(expr, self.types)
-            index = self._index[j]
-            if not index:
+            index = indexes[j]
+            if not index and not growing:
                 continue
             if kind in ("NUMERIC", "BINARY"):
                 r = np.flatnonzero(np.isfinite(column) & (column != 0))
@@ -184,9 +382,12 @@ class FeatureSpace:
                 cols.append(np.full(len(r), index[_SINGLE]))
                 data.append(column[r])
                 continue
+            lookup = self._grower(index) if growing else index.get
             if kind == "CATEGORICAL":
                 codes = np.fromiter(
-                    (index.get(v, -1) for v in column), np.int64, n_rows
+                    (-1 if v is None else lookup(v, -1) for v in column),
+                    np.int64,
+                    n_rows,
                 )
                 r = np.flatnonzero(codes >= 0)
                 rows.append(r)
@@ -196,13 +397,15 @@ class FeatureSpace:
             r_list, c_list = [], []
             for i, row in enumerate(column):
                 if row:
-                    hits = {index[t] for t in row if t in index}
+                    hits = {lookup(t, -1) for t in row}
+                    hits.discard(-1)
                     r_list += [i] * len(hits)
                     c_list += hits
             rows.append(np.asarray(r_list, dtype=np.int64))
             cols.append(np.asarray(c_list, dtype=np.int64))
             data.append(np.ones(len(r_list)))
-        shape = (n_rows, self.n_features)
+        width = self._next_column if growing else self.n_features
+        shape = (n_rows, width)
         if not rows:
             return sp.csr_matrix(shape)
         matrix = sp.coo_matrix(
@@ -211,16 +414,43 @@ class FeatureSpace:
         )
         return matrix.tocsr()
 
+    def _grower(self, index: dict[str, int]) -> Any:
+        def lookup(token: str, default: int) -> int:
+            found = index.get(token)
+            if found is None:
+                found = index[token] = self._next_column
+                self._next_column += 1
+            return found
+
+        return lookup
+
+    def _text(self, expr: Expr) -> str:
+        """Return ``expression_text(expr)``, remembered per expression."""
+        texts = self.__dict__.setdefault("_texts", {})
+        found = texts.get(id(expr))
+        if found is None:
+            # Keep the expression alive so its id cannot be reused.
+            found = texts[id(expr)] = (expression_text(expr), expr)
+        return found[0]
+
+    def _kind(self, expr: Expr) -> str:
+        """Return ``expression_type(expr)``, remembered per expression."""
+        kinds = self.__dict__.setdefault("_kinds_of", {})
+        found = kinds.get(id(expr))
+        if found is None:
+            found = kinds[id(expr)] = (expression_type(expr, self.types), expr)
+        return found[0]
+
     def _evaluate(self, expr: Expr, table: Table, fit: bool, cache: dict) -> Any:
         """Return an expression's values for every record of ``table``.
 
         NUMERIC and BINARY give float arrays (NaN where missing); CATEGORICAL
         gives strings and TEXT token lists, ``None`` where missing.
         """
-        key = expression_text(expr)
+        key = self._text(expr)
         if key in cache:
             return cache[key]
-        kind = expression_type(expr, self.types)
+        kind = self._kind(expr)
         if isinstance(expr, Name):
             column = table[expr.value].values
             if kind == "TEXT":
@@ -232,6 +462,9 @@ class FeatureSpace:
             a.value if isinstance(a, Number) else self._evaluate(a, table, fit, cache)
             for a in expr.args
         ]
+        if any(a is _UNFITTED for a in args):
+            cache[key] = _UNFITTED
+            return _UNFITTED
         result = getattr(self, f"_apply_{expr.func}")(expr, args, kind, fit)
         cache[key] = result
         return result
@@ -254,7 +487,7 @@ class FeatureSpace:
         return [None if r is None else osb(r, args[1]) or None for r in args[0]]
 
     def _apply_cartesian(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        kinds = [expression_type(a, self.types) for a in expr.args]
+        kinds = [self._kind(a) for a in expr.args]
         left, right = (_as_tokens(v, k) for v, k in zip(args, kinds, strict=True))
         pairs = [
             None if a is None or b is None else cartesian(a, b)
@@ -265,31 +498,24 @@ class FeatureSpace:
         return pairs
 
     def _apply_normalize(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        key = expression_text(expr)
+        key = self._text(expr)
         values = args[0]
-        if fit:
-            seen = values[np.isfinite(values)]
-            mean = float(seen.mean()) if len(seen) else 0.0
-            std = float(seen.std()) if len(seen) else 0.0
-            self.params_[key] = {"mean": mean, "std": std}
+        if fit and key not in self.params_:
+            summary = self._summaries.setdefault(key, Moments())
+            summary.add(values[np.isfinite(values)])
+            return _UNFITTED
         state = self.params_[key]
         if state["std"] == 0:
             return np.where(np.isfinite(values), 0.0, np.nan)
         return (values - state["mean"]) / state["std"]
 
     def _apply_quantile_bin(self, expr: Call, args: list, kind: str, fit: bool) -> Any:
-        key = expression_text(expr)
+        key = self._text(expr)
         values, n_bins = args
-        if fit:
-            seen = values[np.isfinite(values)]
-            edges: list[float] = []
-            if len(seen):
-                # TODO: exact quantiles need every training value in memory; a
-                # mergeable quantile sketch would make memory independent of
-                # the row count.
-                cuts = np.quantile(seen, np.arange(1, n_bins) / n_bins)
-                edges = np.unique(cuts).tolist()
-            self.params_[key] = {"edges": edges}
+        if fit and key not in self.params_:
+            _, sketch = self._summaries.setdefault(key, (n_bins, ValueSketch()))
+            sketch.add(values[np.isfinite(values)])
+            return _UNFITTED
         edges_arr = np.asarray(self.params_[key]["edges"], dtype=float)
         tokens = np.searchsorted(edges_arr, values, side="right").astype(str).tolist()
         for i in np.flatnonzero(~np.isfinite(values)).tolist():

@@ -4,8 +4,13 @@ Each function does one job's work and returns what the entity records. A
 data problem raises :class:`JobFailedError`, which the caller turns into a
 FAILED entity; the functions never change entity status themselves.
 
-Data source and evaluation jobs read their records in blocks, so memory
-does not grow with the file; training keeps its selection in memory.
+Every job reads its records in blocks, so memory does not grow with the
+file. Training reads its selection twice: once to fit the feature space
+and summarise the target (one more time per level of nested
+``quantile_bin``/``normalize`` calls), then to encode the rows into a
+temporary folder (:class:`~mlpipeline.engine.spill.SpilledRows`) that every
+SGD pass reads back a bucket at a time. Its memory depends on the number
+of features and outputs, not of rows.
 
 [ENGINE] rules:
 
@@ -29,12 +34,13 @@ import json
 import logging
 import math
 import platform
+import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
 import scipy
-import scipy.sparse as sp
 
 from mlpipeline.engine.csvio import ReadReport, read_records
 from mlpipeline.engine.errors import InvalidInputException, JobFailedError
@@ -45,10 +51,12 @@ from mlpipeline.engine.predictor import DEFAULT_THRESHOLD, Predictor
 from mlpipeline.engine.recipe import parse_recipe, suggest_recipe
 from mlpipeline.engine.schema import Schema
 from mlpipeline.engine.sgd import SGDTrainer
+from mlpipeline.engine.sketch import Moments
+from mlpipeline.engine.spill import SpilledRows
 from mlpipeline.engine.split import Rearrangement
 from mlpipeline.engine.statistics import StatisticsBuilder, records_summary
 from mlpipeline.engine.store import Store
-from mlpipeline.engine.values import OK, Table, build_table
+from mlpipeline.engine.values import OK, Column, Table, build_table
 
 __all__ = [
     "MAX_CLASSES",
@@ -95,21 +103,6 @@ def _read_blocks(
     positions = {name: i for i, name in enumerate(schema.names)}
     batches = read_records(opener, schema, rearrangement, report)
     return (build_table(rows, positions, types) for rows in batches)
-
-
-def _read_table(
-    store: Store,
-    location: str,
-    schema: Schema,
-    rearrangement: Rearrangement,
-    types: dict[str, str],
-) -> tuple[Table, ReadReport]:
-    """Read the selected records of a data file into one table."""
-    report = ReadReport()
-    blocks = list(_read_blocks(store, location, schema, rearrangement, types, report))
-    if report.valid == 0:
-        raise JobFailedError(_no_records(location, report))
-    return Table.concat(blocks, types), report
 
 
 def _no_records(location: str, report: ReadReport) -> str:
@@ -164,54 +157,79 @@ def _seed(entity_id: str) -> int:
     return int.from_bytes(hashlib.sha256(entity_id.encode()).digest()[:8], "big")
 
 
-def _encode_target(
-    model_type: str, column: Any
-) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """Return training targets, classes and the target summary to keep."""
+class _TargetScan:
+    """Summarise the training target while the feature space is fitted."""
+
+    def __init__(self, model_type: str) -> None:
+        self.model_type = model_type
+        self.rows = 0
+        self.binary = np.zeros(2, dtype=np.int64)
+        self.labels: Counter[str] = Counter()
+        self.moments = Moments()
+
+    def add(self, column: Column) -> None:
+        self.rows += len(column)
+        if self.model_type == "BINARY":
+            self.binary += np.bincount(column.values.astype(int), minlength=2)
+        elif self.model_type == "MULTICLASS":
+            self.labels.update(column.values)
+        else:
+            self.moments.add(column.values)
+
+    def result(self) -> tuple[list[str], dict[str, Any]]:
+        """Return the classes and the target summary to keep.
+
+        Raises
+        ------
+        JobFailedError
+            If a classifier's target has too few or too many classes.
+        """
+        if self.model_type == "BINARY":
+            counts = self.binary
+            if counts.min() == 0:
+                only = "1" if counts[1] else "0"
+                raise JobFailedError(
+                    f"The training target has only the value {only!r}; a BINARY "
+                    "model needs both 0 and 1."
+                )
+            class_counts = {"0": int(counts[0]), "1": int(counts[1])}
+            return ["0", "1"], {"class_counts": class_counts}
+        if self.model_type == "MULTICLASS":
+            classes = sorted(str(c) for c in self.labels)
+            if len(classes) > MAX_CLASSES:
+                raise JobFailedError(
+                    f"The training target has {len(classes)} classes; a MULTICLASS "
+                    f"model supports at most {MAX_CLASSES}."
+                )
+            if len(classes) < 2:
+                raise JobFailedError(
+                    f"The training target has the single class {classes[0]!r}; a "
+                    "MULTICLASS model needs at least 2."
+                )
+            class_counts = {c: int(self.labels[c]) for c in classes}
+            return classes, {"class_counts": class_counts}
+        mean, std = self.moments.result()
+        std = std if std > 0 else 1.0
+        return [], {"target_mean": mean, "target_std": std}
+
+
+def _target_values(
+    model_type: str, column: Column, classes: list[str], summary: dict[str, Any]
+) -> np.ndarray:
+    """Return a block's training targets as the trainer takes them."""
     if model_type == "BINARY":
-        y = column.values.astype(int)
-        counts = np.bincount(y, minlength=2)
-        if counts.min() == 0:
-            only = "1" if counts[1] else "0"
-            raise JobFailedError(
-                f"The training target has only the value {only!r}; a BINARY "
-                "model needs both 0 and 1."
-            )
-        return (
-            y,
-            ["0", "1"],
-            {"class_counts": {"0": int(counts[0]), "1": int(counts[1])}},
-        )
+        return column.values.astype(np.int64)
     if model_type == "MULTICLASS":
-        classes, y = np.unique(
-            np.asarray(column.values, dtype=object), return_inverse=True
+        lookup = {c: i for i, c in enumerate(classes)}
+        return np.fromiter(
+            (lookup[v] for v in column.values), np.int64, len(column.values)
         )
-        classes = [str(c) for c in classes]
-        if len(classes) > MAX_CLASSES:
-            raise JobFailedError(
-                f"The training target has {len(classes)} classes; a MULTICLASS "
-                f"model supports at most {MAX_CLASSES}."
-            )
-        if len(classes) < 2:
-            raise JobFailedError(
-                f"The training target has the single class {classes[0]!r}; a "
-                "MULTICLASS model needs at least 2."
-            )
-        counts = np.bincount(y, minlength=len(classes))
-        return (
-            y,
-            classes,
-            {"class_counts": dict(zip(classes, counts.tolist(), strict=True))},
-        )
-    values = column.values
-    mean, std = float(values.mean()), float(values.std())
-    std = std if std > 0 else 1.0
-    return (values - mean) / std, [], {"target_mean": mean, "target_std": std}
+    return (column.values - summary["target_mean"]) / summary["target_std"]
 
 
 def _limit_size(
-    space: FeatureSpace, X: sp.csr_matrix, n_out: int, max_bytes: int
-) -> tuple[sp.csr_matrix, int]:
+    space: FeatureSpace, rows: SpilledRows, n_out: int, max_bytes: int
+) -> int:
     """Keep the most frequent features so the weights fit ``max_bytes``."""
     allowed = max_bytes // (_WEIGHT_BYTES * n_out) - 1
     if allowed < 1:
@@ -219,14 +237,15 @@ def _limit_size(
             f"sgd.maxMLModelSizeInBytes {max_bytes} cannot hold even one feature "
             f"for {n_out} outputs."
         )
-    if X.shape[1] <= allowed:
-        return X, 0
-    counts = np.bincount(X.indices, minlength=X.shape[1])
-    order = np.argsort(-counts, kind="stable")
-    keep = np.zeros(X.shape[1], dtype=bool)
+    n_features = rows.n_features
+    if n_features <= allowed:
+        return 0
+    order = np.argsort(-rows.counts, kind="stable")
+    keep = np.zeros(n_features, dtype=bool)
     keep[order[:allowed]] = True
     space.keep(keep)
-    return X[:, np.flatnonzero(keep)], int(X.shape[1] - allowed)
+    rows.keep(keep)
+    return int(n_features - allowed)
 
 
 def _versions() -> dict[str, str]:
@@ -289,31 +308,42 @@ def train_model(
 
     space = FeatureSpace(list(recipe.outputs), schema.types)
     target = schema.target
-    types = {**space.attributes, target: schema.types[target]}
-    # TODO: the whole training selection is parsed into memory and turned
-    # into one sparse matrix; reading the data file in chunks on every pass
-    # would make memory independent of the row count.
-    table, report = _read_table(store, location, schema, rearrangement, types)
-    usable = table[target].status == OK
-    skipped = int(table.n_rows - usable.sum())
-    table = table.select(usable)
-    if table.n_rows == 0:
-        raise JobFailedError(
-            f"No training record of {location!r} has a valid target {target!r}."
-        )
-
-    y, classes, summary = _encode_target(model_type, table[target])
-    X = space.fit_transform(table)
+    scan, report = _fit_space(store, location, schema, rearrangement, space, model_type)
+    classes, summary = scan.result()
     n_out = len(classes) if model_type == "MULTICLASS" else 1
-    X, pruned = _limit_size(space, X, n_out, params.max_model_size)
-    trainer = SGDTrainer(
-        _LOSSES[model_type],
-        l1=params.l1,
-        l2=params.l2,
-        max_passes=params.max_passes,
-        shuffle=params.shuffle,
-        random_state=_seed(model_id),
-    ).fit(X, y, n_classes=len(classes) if model_type == "MULTICLASS" else 0)
+    n_rows = scan.rows
+    skipped = report.valid - n_rows
+
+    types = {**space.attributes, target: schema.types[target]}
+    # TODO: the spill goes to the system temporary folder (about 12 bytes
+    # per stored feature value); a setting naming the folder would let hosts
+    # with a small /tmp train on large selections.
+    with tempfile.TemporaryDirectory(prefix="mlpipeline-train-") as folder:
+        rows = SpilledRows(
+            folder,
+            n_rows,
+            shuffle=params.shuffle,
+            seed=_seed(model_id),
+            target_dtype=np.float64 if model_type == "REGRESSION" else np.int64,
+        )
+        space.begin_vocabulary()
+        blocks = _read_blocks(
+            store, location, schema, rearrangement, types, ReadReport()
+        )
+        for block in blocks:
+            block = block.select(block[target].status == OK)
+            y = _target_values(model_type, block[target], classes, summary)
+            rows.add(space.encode(block), y)
+        rows.finish(space.end_vocabulary(), space.n_features)
+        pruned = _limit_size(space, rows, n_out, params.max_model_size)
+        trainer = SGDTrainer(
+            _LOSSES[model_type],
+            l1=params.l1,
+            l2=params.l2,
+            max_passes=params.max_passes,
+            shuffle=params.shuffle,
+            random_state=_seed(model_id),
+        ).fit_rows(rows, n_classes=len(classes) if model_type == "MULTICLASS" else 0)
 
     buffer = io.BytesIO()
     np.savez(buffer, coef=trainer.coef_, intercept=trainer.intercept_)
@@ -337,9 +367,9 @@ def train_model(
             str(rate): loss if math.isfinite(loss) else None
             for rate, loss in trainer.losses_.items()
         },
-        "records_used": table.n_rows,
+        "records_used": n_rows,
         "records_invalid": report.invalid + skipped,
-        "features": X.shape[1],
+        "features": rows.n_features,
         "features_pruned": pruned,
         "library_versions": _versions(),
         **summary,
@@ -347,8 +377,8 @@ def train_model(
     logger.info(
         "Trained %s on %d records: %d features, rate %s, %d passes",
         model_id,
-        table.n_rows,
-        X.shape[1],
+        n_rows,
+        rows.n_features,
         trainer.learning_rate_,
         trainer.n_passes_,
     )
@@ -358,6 +388,50 @@ def train_model(
         "training": training,
         "size": len(weights) + len(space_json),
     }
+
+
+def _fit_space(
+    store: Store,
+    location: str,
+    schema: Schema,
+    rearrangement: Rearrangement,
+    space: FeatureSpace,
+    model_type: str,
+) -> tuple[_TargetScan, ReadReport]:
+    """Fit ``space`` on the training records; summarise their target.
+
+    Records whose target is missing or invalid are left out. Returns the
+    target summary and the first pass's read report.
+
+    Raises
+    ------
+    JobFailedError
+        If no valid record is selected or none has a valid target.
+    """
+    target = schema.target
+    types = {**space.fit_attributes, target: schema.types[target]}
+    scan = _TargetScan(model_type)
+    first_report = None
+    space.begin_fit()
+    while first_report is None or not space.fitted:
+        report = ReadReport()
+        for block in _read_blocks(
+            store, location, schema, rearrangement, types, report
+        ):
+            block = block.select(block[target].status == OK)
+            if first_report is None:
+                scan.add(block[target])
+            space.observe(block)
+        space.end_pass()
+        if first_report is None:
+            first_report = report
+            if report.valid == 0:
+                raise JobFailedError(_no_records(location, report))
+            if scan.rows == 0:
+                raise JobFailedError(
+                    f"No training record of {location!r} has a valid target {target!r}."
+                )
+    return scan, first_report
 
 
 def evaluate_model(

@@ -14,6 +14,11 @@ Responses follow Amazon ML's Predict output (lower camel case):
   training class; ``predictedLabel`` is the most probable class, ties going
   to the first class in sorted order.
 * REGRESSION: ``predictedValue`` only.
+
+:meth:`Predictor.predict` scores its one record without scipy: the record's
+columns are looked up in the feature space's dicts and the matching weight
+rows are summed in column order, as scipy's sparse product sums them, so
+the answer is the one :meth:`Predictor.predict_many` gives, to the bit.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ from scipy.special import expit
 
 from mlpipeline.engine.errors import InvalidInputException
 from mlpipeline.engine.features import FeatureSpace
-from mlpipeline.engine.values import Table, build_table
+from mlpipeline.engine.values import (
+    MISSING,
+    OK,
+    Column,
+    Table,
+    build_table,
+    parse_binary,
+    parse_numeric,
+)
 
 __all__ = ["DEFAULT_THRESHOLD", "Predictor"]
 
@@ -74,6 +87,7 @@ class Predictor:
         self.target_mean = target_mean
         self.target_std = target_std
         self.score_threshold = score_threshold
+        self._attributes: list[tuple[str, str]] | None = None
 
     @classmethod
     def from_files(
@@ -101,7 +115,10 @@ class Predictor:
             Shape (n,) of P(class 1) for BINARY, (n, n_classes) of class
             probabilities for MULTICLASS, (n,) of values for REGRESSION.
         """
-        z = self.space.transform(table) @ self.coef + self.intercept
+        return self._outputs(self.space.transform(table) @ self.coef + self.intercept)
+
+    def _outputs(self, z: np.ndarray) -> np.ndarray:
+        """Turn linear scores of shape (n, n_outputs) into model outputs."""
         if self.model_type == "BINARY":
             return expit(z[:, 0])
         if self.model_type == "REGRESSION":
@@ -136,14 +153,26 @@ class Predictor:
         InvalidInputException
             If a key or value is not a string.
         """
-        return self.predict_many([record], score_threshold)[0]
+        table = self._single(record)
+        columns, values = self.space.row_features(table)
+        # Sum the weight rows one by one in column order: scipy's CSR
+        # product accumulates in that order, so the sums agree to the bit.
+        z = np.zeros(self.coef.shape[1])
+        for column, value in zip(columns, values, strict=True):
+            z += value * self.coef[column]
+        scores = self._outputs((z + self.intercept)[None, :])
+        return self._predictions(scores, score_threshold)[0]
 
     def predict_many(
         self, records: Sequence[Mapping[str, str]], score_threshold: float | None = None
     ) -> list[dict[str, Any]]:
         """Return the ``Prediction`` of each record; see :meth:`predict`."""
-        table = self._table(records)
-        scores = self.scores(table)
+        scores = self.scores(self._table(records))
+        return self._predictions(scores, score_threshold)
+
+    def _predictions(
+        self, scores: np.ndarray, score_threshold: float | None
+    ) -> list[dict[str, Any]]:
         details = {"PredictiveModelType": self.model_type, "Algorithm": "SGD"}
         if self.model_type == "REGRESSION":
             return [
@@ -172,16 +201,50 @@ class Predictor:
     def _table(self, records: Sequence[Mapping[str, str]]) -> Table:
         types = self.space.attributes
         for record in records:
-            if not isinstance(record, Mapping):
-                raise InvalidInputException(
-                    f"Record must be a map of strings, got {type(record).__name__}."
-                )
-            for key, value in record.items():
-                if not isinstance(key, str) or not isinstance(value, str):
-                    raise InvalidInputException(
-                        f"Record entry {key!r}: {value!r} is not a string pair; "
-                        "every attribute name and value must be a string."
-                    )
+            _check(record)
         names = list(types)
         rows = [[record.get(name) for name in names] for record in records]
         return build_table(rows, {n: i for i, n in enumerate(names)}, types)
+
+    def _single(self, record: Mapping[str, str]) -> Table:
+        """Parse one record as :func:`build_table` would, more directly."""
+        _check(record)
+        if self._attributes is None:
+            self._attributes = list(self.space.attributes.items())
+        columns = {}
+        for name, attr_type in self._attributes:
+            cell = record.get(name)
+            if attr_type == "NUMERIC" or attr_type == "BINARY":
+                parse = parse_numeric if attr_type == "NUMERIC" else parse_binary
+                value, status = (np.nan, MISSING) if cell is None else parse(cell)
+                values: Any = np.array([value])
+            else:
+                blank = not cell or (attr_type == "TEXT" and cell.isspace())
+                status = MISSING if blank else OK
+                values = [None if blank else cell]
+            columns[name] = Column(attr_type, values, _STATUS[status])
+        return Table(columns, 1)
+
+
+def _status(value: int) -> np.ndarray:
+    status = np.array([value], dtype=np.int8)
+    status.setflags(write=False)
+    return status
+
+
+# Shared by every single-record table, hence read-only.
+_STATUS = [_status(value) for value in range(3)]
+
+
+def _check(record: Any) -> None:
+    """Raise InvalidInputException unless ``record`` maps str to str."""
+    if not isinstance(record, Mapping):
+        raise InvalidInputException(
+            f"Record must be a map of strings, got {type(record).__name__}."
+        )
+    for key, value in record.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidInputException(
+                f"Record entry {key!r}: {value!r} is not a string pair; "
+                "every attribute name and value must be a string."
+            )

@@ -31,14 +31,24 @@
 * Regularisation is applied once per pass as a proximal step equal to the
   total of that pass's per-row penalty steps: shrinking for L2,
   soft-thresholding for L1.
-* When shuffling, rows are permuted once before the first pass with a
-  generator seeded from ``random_state``; results are deterministic for the
-  same seed and data.
+* Rows are read a bucket (about 65,536 rows) at a time, from memory or
+  from the temporary files of :class:`~mlpipeline.engine.spill.SpilledRows`;
+  mini-batches do not straddle buckets.
+* When shuffling, the rows are permuted once before the first pass, and
+  every pass visits them in that order. The permutation is built so that
+  it never needs all the rows at once: each row number goes to one of
+  ``K = ceil(n_rows / 65536)`` buckets by a seeded 64-bit hash
+  (``splitmix64(row + random_state) % K``), buckets are visited in turn,
+  and the rows of bucket ``b`` in the order of a permutation drawn from a
+  generator seeded with ``(random_state, b)`` when the bucket is read. The
+  rows keep that order whether they sit in memory or on disk; results are
+  deterministic for the same seed and data.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +56,7 @@ import scipy.sparse as sp
 from scipy.special import expit, log_expit, logsumexp
 
 from mlpipeline.engine.errors import JobFailedError
+from mlpipeline.engine.spill import MemoryRows, TrainingRows
 
 __all__ = ["LEARNING_RATES", "LOSSES", "SGDTrainer"]
 
@@ -62,12 +73,10 @@ class _Centre:
     means: np.ndarray  # their training means
 
     @classmethod
-    def of(cls, X: sp.csr_matrix) -> _Centre:
-        n_rows = max(X.shape[0], 1)
-        counts = np.bincount(X.indices, minlength=X.shape[1])
-        features = np.flatnonzero(counts >= CENTRED_FREQUENCY * n_rows)
-        means = np.asarray(X[:, features].sum(axis=0)).ravel() / n_rows
-        return cls(features, means)
+    def of(cls, rows: TrainingRows) -> _Centre:
+        n_rows = max(rows.n_rows, 1)
+        features = np.flatnonzero(rows.counts >= CENTRED_FREQUENCY * n_rows)
+        return cls(features, rows.sums[features] / n_rows)
 
     def offset(self, W: np.ndarray) -> np.ndarray:
         """Return the score shift ``-means . W`` of every output column."""
@@ -165,40 +174,65 @@ class SGDTrainer:
         JobFailedError
             If every learner diverged.
         """
+        X = sp.csr_matrix(X, dtype=float)
+        rows = MemoryRows(X, y, shuffle=self.shuffle, seed=self.random_state)
+        return self.fit_rows(rows, n_classes)
+
+    def fit_rows(self, rows: TrainingRows, n_classes: int = 0) -> SGDTrainer:
+        """Train every learner on rows read a bucket at a time; keep the best.
+
+        The rows come in their own order: ``shuffle`` and ``random_state``
+        were applied when ``rows`` was built (see :mod:`.spill`).
+
+        Parameters
+        ----------
+        rows : TrainingRows
+            Feature rows and targets (as for :meth:`fit`).
+        n_classes : int
+            Number of classes; required for softmax.
+
+        Returns
+        -------
+        SGDTrainer
+            ``self``, fitted.
+
+        Raises
+        ------
+        JobFailedError
+            If every learner diverged.
+        """
         if self.loss not in LOSSES:
             raise ValueError(f"Unknown loss {self.loss!r}; use one of {LOSSES}.")
         if self.loss == "softmax" and n_classes < 2:
             raise ValueError(f"Softmax needs n_classes >= 2, got {n_classes}.")
-        X = sp.csr_matrix(X, dtype=float)
-        y = np.asarray(y)
-        n_rows, n_features = X.shape
+        n_rows, n_features = rows.n_rows, rows.n_features
         n_out = n_classes if self.loss == "softmax" else 1
         n_learners = len(self.learning_rates)
 
-        order = np.arange(n_rows)
-        if self.shuffle:
-            order = np.random.default_rng(self.random_state).permutation(n_rows)
-        batches = self._batches(X[order], y[order])
-        centre = _Centre.of(X)
+        centre = _Centre.of(rows)
         with np.errstate(all="ignore"):
-            mean_square = float(X.multiply(X).sum()) / max(n_rows, 1)
+            mean_square = float(rows.squares.sum()) / max(n_rows, 1)
             scale = mean_square - float(centre.means @ centre.means) + 1.0
         rates = np.repeat(np.asarray(self.learning_rates, dtype=float), n_out) / scale
+        # Small data stays in memory between passes; spilled data is read
+        # again on every pass.
+        cache: list[list[_Batch]] | None = [] if rows.cacheable else None
 
         # Scores are (x - means) . W + c; ``c`` is the centred intercept.
         W = np.zeros((n_features, n_learners * n_out))
         c = np.zeros(n_learners * n_out)
         active = np.ones(n_learners, dtype=bool)
         passes = np.zeros(n_learners, dtype=int)
-        previous = self._objective(X, y, W, c + centre.offset(W), n_out)
+        previous = self._objective(rows, W, c + centre.offset(W), n_out)
         with np.errstate(all="ignore"):
             for p in range(self.max_passes):
                 step = rates * np.repeat(active, n_out) / np.sqrt(1.0 + p)
-                for batch in batches:
-                    self._step(batch, centre, W, c, step, n_out)
+                for batches in self._bucket_batches(rows, cache):
+                    for batch in batches:
+                        self._step(batch, centre, W, c, step, n_out)
                 self._penalise(W, step * n_rows)
                 passes[active] += 1
-                current = self._objective(X, y, W, c + centre.offset(W), n_out)
+                current = self._objective(rows, W, c + centre.offset(W), n_out)
                 dead = ~np.isfinite(current)
                 # Zero diverged learners so overflow cannot spread or slow.
                 W[:, np.repeat(dead, n_out)] = 0.0
@@ -221,6 +255,19 @@ class SGDTrainer:
         self.loss_ = float(previous[best])
         logger.debug("SGD objectives per learning rate: %s", self.losses_)
         return self
+
+    def _bucket_batches(
+        self, rows: TrainingRows, cache: list[list[_Batch]] | None
+    ) -> Iterator[list[_Batch]]:
+        """Yield each bucket's mini-batches in training order."""
+        if cache:
+            yield from cache
+            return
+        for X, y in rows.buckets():
+            batches = self._batches(X, y)
+            if cache is not None:
+                cache.append(batches)
+            yield batches
 
     def _batches(self, X: sp.csr_matrix, y: np.ndarray) -> list[_Batch]:
         batches = []
@@ -273,8 +320,7 @@ class SGDTrainer:
 
     def _objective(
         self,
-        X: sp.csr_matrix,
-        y: np.ndarray,
+        rows: TrainingRows,
         W: np.ndarray,
         b: np.ndarray,
         n_out: int,
@@ -284,10 +330,11 @@ class SGDTrainer:
         n_learners = W.shape[1] // n_out
         total = np.zeros(n_learners)
         with np.errstate(all="ignore"):
-            for start in range(0, X.shape[0], chunk):
-                scores = X[start : start + chunk] @ W + b
-                total += self._loss_sum(scores, y[start : start + chunk], n_out)
-            total /= max(X.shape[0], 1)
+            for X, y in rows.buckets(ordered=False):
+                for start in range(0, X.shape[0], chunk):
+                    scores = X[start : start + chunk] @ W + b
+                    total += self._loss_sum(scores, y[start : start + chunk], n_out)
+            total /= max(rows.n_rows, 1)
             per_learner = W.reshape(-1, n_learners, n_out)
             if self.l2 > 0:
                 total += 0.5 * self.l2 * (per_learner**2).sum(axis=(0, 2))

@@ -2,8 +2,9 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from mlpipeline.engine.features import FeatureSpace
+from mlpipeline.engine.features import FeatureSpace, remap_columns
 from mlpipeline.engine.recipe import parse_recipe
 from mlpipeline.engine.schema import parse_schema
 from mlpipeline.engine.values import build_table
@@ -140,3 +141,42 @@ def test_saved_space_transforms_identically():
         "t": "TEXT",
         "b": "BINARY",
     }
+
+
+def test_fitting_block_by_block_equals_fitting_the_whole_table():
+    rng = np.random.default_rng(4)
+    rows = [
+        [f"{rng.normal():.5f}", f"k{rng.integers(9)}", "1", "a b c"[: rng.integers(6)]]
+        for _ in range(300)
+    ]
+    outputs = ("quantile_bin(x, 6)", "normalize(x)", "c", "ngram(t, 2)")
+    whole = _space(*outputs)
+    expected = whole.fit_transform(_table(rows))
+    streamed = _space(*outputs)
+    streamed.begin_fit()
+    for start in range(0, 300, 70):
+        streamed.observe(_table(rows[start : start + 70]))
+    streamed.end_pass()
+    assert streamed.fitted and streamed.params_ == whole.params_
+    streamed.begin_vocabulary()
+    parts = [streamed.encode(_table(rows[s : s + 70])) for s in range(0, 300, 70)]
+    remap = streamed.end_vocabulary()
+    assert streamed.tokens_ == whole.tokens_
+    width = streamed.n_provisional
+    matrix = sp.vstack([sp.csr_matrix(p, shape=(p.shape[0], width)) for p in parts])
+    assert (remap_columns(matrix.tocsr(), remap, whole.n_features) != expected).nnz == 0
+
+
+def test_nested_fitted_calls_take_one_more_pass():
+    rows = [[str(v), "", "", ""] for v in range(20)]
+    space = _space("quantile_bin(normalize(x), 5)")
+    space.begin_fit()
+    space.observe(_table(rows))
+    space.end_pass()
+    assert not space.fitted and "normalize(x)" in space.params_
+    space.observe(_table(rows))
+    space.end_pass()
+    assert space.fitted
+    assert _dense(space.fit_transform(_table(rows))) == _dense(
+        space.transform(_table(rows))
+    )

@@ -112,3 +112,69 @@ def test_predict_many_matches_single_predictions():
 def test_records_must_map_strings_to_strings(record):
     with pytest.raises(InvalidInputException, match="string"):
         _binary().predict(record)
+
+
+RICH = parse_schema(
+    schema_json(
+        [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("b", "BINARY"), ("t", "TEXT")]
+    )
+)
+RICH_OUTPUTS = [
+    "x",
+    "quantile_bin(x, 7)",
+    "normalize(x)",
+    "c",
+    "b",
+    "lowercase(t)",
+    "ngram(t, 2)",
+    "cartesian(c, quantile_bin(x, 5))",
+]
+
+
+def _random_cells(rng, n):
+    words = ["Alpha", "beta", "GAMMA", "delta", "eps", "!", "beta"]
+    rows = []
+    for _ in range(n):
+        x = "" if rng.random() < 0.1 else f"{rng.normal(3, 4):.4g}"
+        if rng.random() < 0.05:
+            x = "oops"
+        c = "" if rng.random() < 0.1 else f"k{rng.integers(12)}"
+        b = ["1", "0", "yes", "no", "", "maybe"][rng.integers(6)]
+        t = " ".join(rng.choice(words, size=rng.integers(0, 5)))
+        rows.append([x, c, b, t])
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("model_type", "n_out", "classes"),
+    [
+        ("BINARY", 1, ["0", "1"]),
+        ("MULTICLASS", 5, ["a", "b", "c", "d", "e"]),
+        ("REGRESSION", 1, []),
+    ],
+)
+def test_single_record_path_equals_batch_path_to_the_bit(model_type, n_out, classes):
+    rng = np.random.default_rng(11)
+    recipe = parse_recipe(json.dumps({"outputs": RICH_OUTPUTS}), RICH)
+    space = FeatureSpace(list(recipe.outputs), RICH.types)
+    positions = {n: i for i, n in enumerate(RICH.names)}
+    space.fit_transform(build_table(_random_cells(rng, 400), positions, RICH.types))
+    coef = rng.normal(0, 1.5, size=(space.n_features, n_out))
+    predictor = Predictor(
+        model_type,
+        space,
+        coef,
+        rng.normal(size=n_out),
+        classes=classes,
+        target_mean=2.5,
+        target_std=3.0,
+    )
+    records = [
+        {name: cell for name, cell in zip(RICH.names, row, strict=True) if cell}
+        for row in _random_cells(rng, 500)
+    ]
+    records[0] = {}
+    records[1] = {"x": "  ", "unknown": "1", "t": "   "}
+    batch = predictor.predict_many(records, score_threshold=0.4)
+    singles = [predictor.predict(r, score_threshold=0.4) for r in records]
+    assert singles == batch
