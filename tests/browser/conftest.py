@@ -36,6 +36,8 @@ def browser():
 def page(browser):
     context = browser.new_context()
     page = context.new_page()
+    # A busy two-core machine may be slow; a wrong page still fails at once.
+    page.set_default_timeout(60_000)
     yield page
     context.close()
 

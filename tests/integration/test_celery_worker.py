@@ -89,7 +89,7 @@ def start_worker(broker, files, tmp_path):
         log.close()
 
 
-def wait_for(condition, timeout=60, what="condition"):
+def wait_for(condition, timeout=120, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
@@ -157,7 +157,7 @@ def test_a_killed_worker_leaves_a_run_that_resumes_without_duplicates(
     assert run.status == Run.Status.RUNNING
     start_worker("second")
 
-    wait_for(lambda: finished(run), timeout=90, what="the run to resume and finish")
+    wait_for(lambda: finished(run), timeout=180, what="the run to resume and finish")
     assert run.status == Run.Status.SUCCEEDED
     events = [e["event"] for e in run.events]
     # The dead worker held the lock for this same run, which takes it back;
