@@ -43,9 +43,13 @@ DEFAULTS: dict[str, Any] = {
     "POLL_DELAY": 5.0,
     "POLL_TIMEOUT": 4 * 3600.0,
     # Seconds without a heartbeat after which a run's lock counts as left by
-    # a dead worker. Heartbeats come at every step and every backend poll, so
-    # this bounds the longest single step too.
-    "LOCK_TIMEOUT": 6 * 3600.0,
+    # a dead process. A thread of the working process beats every quarter of
+    # this, so it bounds only how long a crashed run blocks its pipeline.
+    "LOCK_TIMEOUT": 600.0,
+    # With no Celery broker, queued runs start in a thread of the process
+    # that queued them (the web process for the admin's actions), so a
+    # request never waits for a training. Tests turn it off to run inline.
+    "EAGER_IN_THREAD": True,
     # Weekly retraining: the default slot, and per-pipeline slots (a dict
     # like the default, or None to leave a pipeline off the schedule).
     "SCHEDULE": {"weekday": 6, "hour": 4, "minute": 0},

@@ -115,28 +115,34 @@ def _execute(
     try:
         lock.acquire(run)
     except lock.PipelineBusy as busy:
-        if busy.run_id != run.pk:
+        if busy.run_id != run.pk and run.steps.exists():
+            # A resumed run keeps what it made: leave it failed, resumable.
+            run.status = Run.Status.FAILED
+            run.save(update_fields=["status"])
+            run.add_event("resume skipped", str(busy))
+        elif busy.run_id != run.pk:
             run.status = Run.Status.SKIPPED
             run.error = str(busy)
             run.finished_at = timezone.now()
             run.save()
-            logger.info("Skipped run %s: %s", run.pk, busy)
+        logger.info("Run %s not started: %s", run.pk, busy)
         raise
     folder = settings.work_dir / layout.pipeline / f"run-{run.pk}"
     try:
-        run.status = Run.Status.RUNNING
-        run.error = ""
-        run.save()
-        if only != "load" and run.completed_step("upload") is None:
-            _extract_and_transform(run, pipeline, layout, folder, progress)
-        if only == "transform":
-            run.status = Run.Status.TRANSFORMED
+        with lock.Heartbeat(run):
+            run.status = Run.Status.RUNNING
+            run.error = ""
             run.save()
-            return run
-        backend = get_backend(run.backend)
-        Loader(backend, heartbeat=lambda: lock.heartbeat(run)).load(
-            run, pipeline, layout, Path(run.features_file)
-        )
+            if only != "load" and run.completed_step("upload") is None:
+                _extract_and_transform(run, pipeline, layout, folder, progress)
+            if only == "transform":
+                run.status = Run.Status.TRANSFORMED
+                run.save()
+                return run
+            backend = get_backend(run.backend)
+            Loader(backend, heartbeat=lambda: lock.heartbeat(run)).load(
+                run, pipeline, layout, Path(run.features_file)
+            )
     except BaseException as err:
         _failed(run, err)
         raise

@@ -86,6 +86,15 @@ class WeeklySchedule(BaseSchedule):
             day += _WEEK
         return slot
 
+    def nearest_slot(self, at: datetime.datetime) -> datetime.datetime:
+        """Return the slot nearest the aware time ``at``, before or after.
+
+        A worker names the slot that beat fired for by its own clock, which
+        may run a little behind beat's: the nearest slot is the right one.
+        """
+        last, following = self.last_slot(at), self.next_slot(at)
+        return last if at - last <= following - at else following
+
     def last_slot(self, at: datetime.datetime) -> datetime.datetime:
         """Return the latest slot at or before the aware time ``at``."""
         day = at.astimezone(self.zone).date() + datetime.timedelta(days=1)

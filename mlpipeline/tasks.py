@@ -50,7 +50,7 @@ def run_pipeline(run_id: int) -> str:
 
 @shared_task(name="mlpipeline.scheduled_run", ignore_result=True)
 def scheduled_run(pipeline_name: str) -> int | None:
-    """Queue the weekly run of ``pipeline_name`` for the slot just passed.
+    """Queue the weekly run of ``pipeline_name`` for the slot beat fired for.
 
     The slot's time is the run's trigger key, so two beat processes, or a
     message delivered twice, queue one run per week.
@@ -58,7 +58,7 @@ def scheduled_run(pipeline_name: str) -> int | None:
     schedule = schedule_for(pipeline_name)
     if schedule is None:
         return None
-    slot = schedule.last_slot(timezone.now())
+    slot = schedule.nearest_slot(timezone.now())
     run, _ = request_run(
         pipeline_name,
         trigger=Run.Trigger.SCHEDULE,

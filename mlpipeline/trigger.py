@@ -10,10 +10,14 @@ skipped with a log line and an event on the run it duplicates.
 from __future__ import annotations
 
 import logging
+import threading
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from mlpipeline.models import Run
+from mlpipeline.conf import settings
+from mlpipeline.lock import lock_timeout
+from mlpipeline.models import PipelineState, Run
 from mlpipeline.pipeline import site
 from mlpipeline.schema import layout_for
 
@@ -34,7 +38,10 @@ def request_run(
     """
     pipeline = site.get(pipeline_name)
     layout = layout_for(pipeline)
+    PipelineState.objects.get_or_create(name=pipeline_name)
     with transaction.atomic():
+        # Two requests at once queue one run: the second waits for this row.
+        PipelineState.objects.select_for_update().get(name=pipeline_name)
         duplicate = _duplicate_of(pipeline_name, key)
         if duplicate is None:
             try:
@@ -76,21 +83,45 @@ def _duplicate_of(pipeline_name: str, key: str | None) -> Run | None:
         existing = Run.objects.filter(trigger_key=key).first()
         if existing is not None:
             return existing
-    return (
+    active = (
         Run.objects.filter(pipeline=pipeline_name, status__in=Run.ACTIVE)
         .order_by("-pk")
         .first()
     )
+    if active is not None and active.status == Run.Status.RUNNING:
+        # A run whose process died keeps its status; its silent lock says so,
+        # and the new run will take the lock over.
+        state = PipelineState.objects.get(name=pipeline_name)
+        stale = timezone.now() - lock_timeout()
+        alive = state.locked_by_id == active.pk and state.heartbeat_at > stale
+        if not alive:
+            return None
+    return active
 
 
 def _send(run: Run) -> None:
     from mlpipeline.tasks import run_pipeline
 
+    if run_pipeline.app.conf.task_always_eager and settings.EAGER_IN_THREAD:
+        # No broker: run in a thread of this process, after commit, so a web
+        # request that queued the run answers at once.
+        transaction.on_commit(lambda: _start_thread(run.pk))
+        return
     # Send after commit, so a worker never looks for a run not yet saved.
     run_pipeline.delay_on_commit(run.pk)
 
 
-def _default_backend() -> str:
-    from mlpipeline.conf import settings
+def _start_thread(run_id: int) -> None:
+    from mlpipeline.tasks import run_pipeline
 
+    def work() -> None:
+        try:
+            run_pipeline(run_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name=f"mlpipeline-run-{run_id}", daemon=True).start()
+
+
+def _default_backend() -> str:
     return settings.DEFAULT_BACKEND

@@ -70,6 +70,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", BASE_DIR / "var" / "db.sqlite3"),
+            # Take the write lock when a transaction starts, so two requests
+            # that check and then write (queueing a run) take turns.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     }
 
@@ -103,6 +106,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A run's message returns to the queue this long after a worker took it
-    # without acknowledging (it died); the run's lock keeps a live run single.
-    "visibility_timeout": float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 7 * 3600)),
+    # without acknowledging (it died, or still works): a live run's lock
+    # refuses the second delivery, a dead one's is taken over and resumed.
+    "visibility_timeout": float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
 }

@@ -10,6 +10,8 @@ _TMP = Path(tempfile.mkdtemp(prefix="mlpipeline-tests-"))
 MEDIA_ROOT = _TMP / "media"
 MLPIPELINE_WORK_DIR = _TMP / "work"
 MLPIPELINE_POLL_DELAY = 0.0
+# Queued runs run inline, so a test sees their end.
+MLPIPELINE_EAGER_IN_THREAD = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
@@ -17,4 +19,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # test database.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(_TMP / "test.sqlite3")}  # noqa: F405
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}  # noqa: F405
+    DATABASES["default"]["OPTIONS"] = {  # noqa: F405
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+    }

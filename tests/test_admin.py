@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from mlpipeline import lock
 from mlpipeline.models import PipelineState, Run
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +95,7 @@ def test_retrain_during_a_run_is_skipped(admin_client, insured_rows, act):
     busy = Run.objects.create(
         pipeline="health_insurance", backend="embedded", status="running"
     )
+    lock.acquire(busy)
     state = PipelineState.objects.get(name="health_insurance")
 
     response = act(admin_client, PIPELINES, "retrain_now", [state.pk])

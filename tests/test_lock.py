@@ -1,4 +1,5 @@
 import datetime
+import time
 
 import pytest
 from django.utils import timezone
@@ -48,7 +49,8 @@ def test_a_silent_lock_is_taken_over_and_the_take_over_recorded(settings):
     dead, alive = new_run(), new_run()
     lock.acquire(dead)
     PipelineState.objects.update(
-        heartbeat_at=timezone.now() - datetime.timedelta(seconds=61)
+        holder="dead-host:7",
+        heartbeat_at=timezone.now() - datetime.timedelta(seconds=61),
     )
 
     lock.acquire(alive)
@@ -56,7 +58,9 @@ def test_a_silent_lock_is_taken_over_and_the_take_over_recorded(settings):
     assert PipelineState.objects.get().locked_by == alive
     (event,) = alive.events
     assert event["event"] == "lock taken over"
-    assert event["detail"].startswith(f"took over the lock of run {dead.pk} (")
+    assert event["detail"].startswith(
+        f"took over the lock of run {dead.pk} (dead-host:7), silent since"
+    )
     with pytest.raises(lock.LockLost, match=f"run {dead.pk} lost its lock"):
         lock.heartbeat(dead)
 
@@ -96,3 +100,61 @@ def test_the_lock_is_released_after_success_and_failure(insured_rows):
         learn(InsurancePipeline())
 
     assert PipelineState.objects.get().locked_by is None
+
+
+def test_the_same_run_in_another_live_process_is_refused():
+    run = new_run()
+    lock.acquire(run)
+    PipelineState.objects.update(holder="other-host:4242")
+
+    with pytest.raises(lock.PipelineBusy, match=f"run {run.pk} holds its lock"):
+        lock.acquire(run)
+
+
+def test_the_run_of_a_dead_process_is_taken_back_and_noted(settings):
+    settings.MLPIPELINE_LOCK_TIMEOUT = 60
+    run = new_run()
+    lock.acquire(run)
+    PipelineState.objects.update(
+        holder="other-host:4242",
+        heartbeat_at=timezone.now() - datetime.timedelta(seconds=61),
+    )
+
+    lock.acquire(run)
+
+    assert run.events[-1]["event"] == "lock taken over"
+
+
+def test_a_dead_run_left_running_is_marked_failed_when_its_lock_is_taken(settings):
+    settings.MLPIPELINE_LOCK_TIMEOUT = 60
+    dead, alive = new_run(), new_run()
+    lock.acquire(dead)
+    PipelineState.objects.update(
+        holder="other-host:4242",
+        heartbeat_at=timezone.now() - datetime.timedelta(seconds=61),
+    )
+
+    lock.acquire(alive)
+
+    dead.refresh_from_db()
+    assert dead.status == Run.Status.FAILED
+    assert dead.error == (
+        "Abandoned: its process (other-host:4242) stopped answering; resume it "
+        "to continue."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_thread_keeps_the_lock_fresh_during_a_long_step(settings):
+    settings.MLPIPELINE_LOCK_TIMEOUT = 0.4
+    run = new_run()
+    lock.acquire(run)
+    before = PipelineState.objects.get().heartbeat_at
+
+    with lock.Heartbeat(run):
+        time.sleep(0.5)
+
+    assert PipelineState.objects.get().heartbeat_at > before
+    other = new_run()
+    with pytest.raises(lock.PipelineBusy):
+        lock.acquire(other)

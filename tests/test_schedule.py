@@ -135,3 +135,14 @@ def test_bad_slots_are_refused(settings, slot, message):
 
     with pytest.raises(ImproperlyConfigured, match=message):
         schedule_for("policy_plan")
+
+
+def test_the_nearest_slot_forgives_a_clock_a_little_behind():
+    schedule = WeeklySchedule(weekday=6, hour=4, timezone="Europe/London")
+    slot = datetime.datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+
+    assert schedule.nearest_slot(slot - datetime.timedelta(seconds=1)) == slot
+    assert schedule.nearest_slot(slot + datetime.timedelta(minutes=5)) == slot
+    assert schedule.nearest_slot(
+        slot + datetime.timedelta(days=4)
+    ) == slot + datetime.timedelta(days=7)

@@ -1,7 +1,10 @@
+import datetime
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from mlpipeline.models import Run
+from mlpipeline.models import PipelineState, Run
 from mlpipeline.signals import run_failed
 from mlpipeline.tasks import run_pipeline, scheduled_run
 from mlpipeline.trigger import request_resume, request_run
@@ -107,3 +110,23 @@ def test_a_duplicate_message_for_a_failed_run_does_not_rerun_it(db):
     run.refresh_from_db()
     assert run.events[-1] == {**run.events[-1], "event": "duplicate ignored"}
     assert run.steps.get(name="extract").status == "succeeded"
+
+
+def test_a_run_whose_process_died_does_not_block_new_requests(table, settings):
+    settings.MLPIPELINE_LOCK_TIMEOUT = 60
+    dead = Run.objects.create(
+        pipeline="health_insurance", backend="embedded", status="running"
+    )
+    PipelineState.objects.update_or_create(
+        name="health_insurance",
+        defaults={
+            "locked_by": dead,
+            "holder": "gone:1",
+            "heartbeat_at": timezone.now() - datetime.timedelta(seconds=61),
+        },
+    )
+
+    run, created = request_run("health_insurance", trigger=Run.Trigger.ADMIN)
+
+    assert created
+    assert run.pk != dead.pk

@@ -107,7 +107,10 @@ _SERVER_FAULTS = frozenset(
 )
 _S3_URL = re.compile(r"s3://([^/]+)/(.+)")
 # Part of the message Amazon ML gives accounts it does not admit (spec 1).
-_NOT_ADMITTED = "no longer available to new customers"
+# Phrases of the refusal an account new to Amazon ML gets. Users reported
+# "no longer available to new customers"; AWS's documentation speaks of no
+# longer accepting new users, so both are matched.
+_NOT_ADMITTED = ("new customers", "new users")
 # Keys of a request that name what it is about; logged instead of the whole
 # request, whose schema can be long.
 _ID_KEYS = ("DataSourceId", "MLModelId", "EvaluationId")
@@ -146,9 +149,9 @@ _ADVICE = {
     ),
     "IdempotentParameterMismatchException": (
         "Amazon ML refused {operation}: an entity with this id already exists "
-        "with other parameters ({said}). Entity ids come from the pipeline's name "
-        "and the run's number, so another database made it in this account and "
-        "region; give each database its own account."
+        "with other parameters ({said}). Entity ids hold the pipeline's name, the "
+        "run's number and a random token, so this should not happen; start a new "
+        "run."
     ),
     "NoSuchBucket": (
         "S3 refused {operation}: {said}. Create the bucket, or correct the "
@@ -184,7 +187,9 @@ def translate_error(
             f"Amazon ML failed {operation} {attempts} times in a row with {code} "
             f"({said}); the service is in trouble, run again later."
         )
-    elif code == "AccessDeniedException" and _NOT_ADMITTED in message:
+    elif code == "AccessDeniedException" and any(
+        phrase in message.lower() for phrase in _NOT_ADMITTED
+    ):
         text = (
             f"Amazon ML refused {operation}: it does not admit this AWS account, "
             f"because the service no longer takes new customers ({said}). Train "

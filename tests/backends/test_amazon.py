@@ -400,9 +400,9 @@ def test_new_customer_refusal_points_to_the_embedded_backend(
             "IdempotentParameterMismatchException",
             "ml-1 exists.",
             "Amazon ML refused CreateMLModel: an entity with this id already exists "
-            "with other parameters (ml-1 exists). Entity ids come from the "
-            "pipeline's name and the run's number, so another database made it in "
-            "this account and region; give each database its own account.",
+            "with other parameters (ml-1 exists). Entity ids hold the pipeline's "
+            "name, the run's number and a random token, so this should not happen; "
+            "start a new run.",
         ),
         (
             "AccessDeniedException",
@@ -614,3 +614,19 @@ def test_ask_endpoints_sends_signed_predictions_to_amazon_ml(
         f"aws_insurance: {ENDPOINT_URL} answered '0' (scores: '0' 0.250); true "
         f"value {truth!r}\n"
     )
+
+
+def test_the_refusal_is_recognised_in_either_wording():
+    from botocore.exceptions import ClientError
+
+    from mlpipeline.backends.amazon import translate_error
+
+    for message in [
+        "AmazonML is no longer available to new customers.",
+        "We are no longer accepting new users for Amazon Machine Learning.",
+    ]:
+        err = ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": message}},
+            "CreateMLModel",
+        )
+        assert "no longer takes new customers" in str(translate_error(err, attempts=1))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from mlpipeline.dryrun import dry_run
@@ -73,7 +74,7 @@ class Command(BaseCommand):
                 run = learn(
                     pipeline, only=only, progress=self._progress(name, verbosity)
                 )
-            except (MlpipelineError, EngineError) as err:
+            except (MlpipelineError, EngineError, ImproperlyConfigured) as err:
                 # Recorded on the run when there is one; the other pipelines
                 # still run.
                 self._end_progress(verbosity)
@@ -93,7 +94,7 @@ class Command(BaseCommand):
             raise CommandError(f"There is no run {run_id}.")
         try:
             run = resume(run, progress=self._progress(run.pipeline, verbosity))
-        except (MlpipelineError, EngineError) as err:
+        except (MlpipelineError, EngineError, ImproperlyConfigured) as err:
             self._end_progress(verbosity)
             raise CommandError(f"{run.pipeline}: {err}", returncode=2) from err
         self._end_progress(verbosity)
@@ -106,7 +107,7 @@ class Command(BaseCommand):
             name = pipeline.get_name()
             try:
                 found = dry_run(pipeline)
-            except MlpipelineError as err:
+            except (MlpipelineError, ImproperlyConfigured) as err:
                 self.stderr.write(f"{name}: {err}")
                 failures.append(name)
                 continue
