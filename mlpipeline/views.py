@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
-from mlpipeline.models import Run
+from mlpipeline.models import Run, TrainedModel
 from mlpipeline.schema import format_value
 from mlpipeline.serving import embedded_predict
 
@@ -86,7 +86,10 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
             f"{model_id!r}.",
         )
 
-    run = Run.objects.filter(model_id=model_id).only("backend").first()
+    # Every registered model keeps its endpoint, so a rollback needs no
+    # new one; pipelines are served by their active model through predict().
+    known = TrainedModel.objects.filter(model_id=model_id).only("backend").first()
+    run = known or Run.objects.filter(model_id=model_id).only("backend").first()
     alias = run.backend if run is not None else settings.DEFAULT_BACKEND
     engine = get_backend(alias).client
     try:
