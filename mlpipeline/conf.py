@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     # How far (a fraction of the active model's metric) a new model may fall
     # short of the active one and still be promoted: 0.01 allows 1 %.
     "PROMOTION_MARGIN": 0.01,
+    # Bearer tokens that the prediction API accepts, besides signed-in users
+    # holding mlpipeline.predict.
+    "API_TOKENS": [],
 }
 
 

@@ -274,7 +274,10 @@ class TrainedModel(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = "trained model"
-        permissions = [("promote_model", "Can force a model's promotion or roll back")]
+        permissions = [
+            ("promote_model", "Can force a model's promotion or roll back"),
+            ("predict", "Can ask the prediction API"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pipeline} model {self.model_id}"

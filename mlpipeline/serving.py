@@ -33,6 +33,7 @@ __all__ = [
     "embedded_predictor",
     "predict",
     "serving_run",
+    "top_labels",
 ]
 
 
@@ -107,15 +108,23 @@ def serving_run(pipeline: str) -> Run:
 
 
 def predict(
-    pipeline: str, record: dict[str, Any], *, cache: ModelCache | None = None
+    pipeline: str,
+    record: dict[str, Any],
+    *,
+    top: int | None = None,
+    cache: ModelCache | None = None,
 ) -> dict[str, Any]:
     """Return the active model's prediction for ``record``.
 
     ``record`` maps attribute names to values; they are sent as strings, as
     Amazon ML expects, and ``None`` means missing. The result has Amazon
     ML's Prediction shape (``predictedLabel`` and ``predictedScores``, or
-    ``predictedValue``). ``cache`` defaults to the process's own.
+    ``predictedValue``). With ``top``, it also holds ``topLabels``: the
+    ``top`` most probable labels as ``{"label", "score"}``, best first
+    (empty for a REGRESSION model). ``cache`` defaults to the process's own.
     """
+    if top is not None and (isinstance(top, bool) or not 1 <= top <= 100):
+        raise ValueError(f"top must be a whole number from 1 to 100, not {top!r}.")
     cache = _cache if cache is None else cache
     model = cache.active(pipeline)
     values = {key: format_value(value) for key, value in record.items()}
@@ -124,10 +133,28 @@ def predict(
         # Read fresh, so a changed ScoreThreshold applies at once.
         description = backend.client.get_ml_model(MLModelId=model.model_id)
         predictor = cache.predictor(model.backend, model.model_id)
-        return predictor.predict(
+        prediction = predictor.predict(
             values, score_threshold=description.get("ScoreThreshold")
         )
-    return backend.predict(model.model_id, values, model.endpoint_url)
+    else:
+        prediction = backend.predict(model.model_id, values, model.endpoint_url)
+    if top is not None:
+        prediction["topLabels"] = top_labels(prediction, model.model_type)[:top]
+    return prediction
+
+
+def top_labels(prediction: dict[str, Any], model_type: str) -> list[dict[str, Any]]:
+    """Return every label of ``prediction`` with its score, best first.
+
+    A BINARY prediction scores only the probability of "1" (under the
+    predicted label), so "0" gets the rest; ties go to the smaller label.
+    """
+    scores = prediction.get("predictedScores") or {}
+    if model_type == "BINARY" and len(scores) == 1:
+        (score,) = scores.values()
+        scores = {"1": score, "0": 1.0 - score}
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [{"label": label, "score": score} for label, score in ranked]
 
 
 def embedded_predict(

@@ -7,4 +7,6 @@ app_name = "mlpipeline"
 urlpatterns = [
     path("realtime/<str:model_id>/", views.realtime, name="realtime"),
     path("realtime/<str:model_id>", views.realtime),
+    path("predict/<str:pipeline>/", views.predict_api, name="predict"),
+    path("openapi.json", views.openapi, name="openapi"),
 ]
