@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlpipeline import views
+from mlpipeline import pages, views
 
 app_name = "mlpipeline"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("realtime/<str:model_id>", views.realtime),
     path("predict/<str:pipeline>/", views.predict_api, name="predict"),
     path("openapi.json", views.openapi, name="openapi"),
+    path("predictor/<str:pipeline>/", pages.predictor, name="predictor"),
 ]
