@@ -10,6 +10,7 @@ from mlpipeline import registry
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
+from mlpipeline.report import evaluation_html
 from mlpipeline.schedule import schedule_for
 from mlpipeline.trigger import request_resume, request_run
 
@@ -178,9 +179,33 @@ class TrainedModelAdmin(admin.ModelAdmin):
     actions = ["promote"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["metric_against_baseline"] + [
+        return ["metric_against_baseline", "evaluation_report"] + [
             field.name for field in TrainedModel._meta.fields
         ]
+
+    def get_fieldsets(self, request, obj=None):
+        first = [
+            "metric_against_baseline", "evaluation_report", "decision",
+            "decision_reason", "compared_with", "decided_at", "decided_by",
+            "activated_at",
+        ]  # fmt: skip
+        bulky = ["schema", "parameters", "statistics", "evaluation"]
+        rest = [
+            field.name
+            for field in TrainedModel._meta.fields
+            if field.name not in (*first, *bulky)
+        ]
+        return [
+            (None, {"fields": first}),
+            ("Model", {"fields": rest}),
+            ("Schema, parameters and statistics", {
+                "fields": bulky, "classes": ["collapse"],
+            }),
+        ]  # fmt: skip
+
+    @admin.display(description="evaluation report")
+    def evaluation_report(self, model):
+        return evaluation_html(model.evaluation, model.model_type)
 
     def has_add_permission(self, request):
         return False
