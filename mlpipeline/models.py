@@ -225,9 +225,9 @@ class RunStep(models.Model):
 class TrainedModel(models.Model):
     """A model one run trained, as the registry records it.
 
-    Rows are written once, when the run's load has finished, and only their
-    decision fields change afterwards: the gate's (or a person's) verdict
-    and the reason for it.
+    Rows are written once, when the run's load has finished; afterwards only
+    the decision fields (the gate's or a person's verdict and its reason)
+    and ``activated_at`` change.
     """
 
     class Decision(models.TextChoices):
