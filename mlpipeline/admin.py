@@ -1,11 +1,16 @@
-"""The admin: pipelines with "Retrain now"; runs, their steps, "Resume"."""
+"""The admin: pipelines with "Retrain now" and "Roll back"; runs, their
+steps, "Resume"; trained models with "Promote".
+"""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
+from mlpipeline import registry
 from mlpipeline.exceptions import MlpipelineError
-from mlpipeline.models import PipelineState, Run, RunStep
+from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
+from mlpipeline.report import evaluation_html
 from mlpipeline.schedule import schedule_for
 from mlpipeline.trigger import request_resume, request_run
 
@@ -23,9 +28,13 @@ class RunStepInline(admin.TabularInline):
 
 @admin.register(PipelineState)
 class PipelineAdmin(admin.ModelAdmin):
+    list_select_related = ["active_model"]
     list_display = ["name", "schedule", "lock", "last_run", "serving_model"]
-    actions = ["retrain_now"]
-    readonly_fields = ["name", "locked_by", "holder", "locked_at", "heartbeat_at"]
+    actions = ["retrain_now", "roll_back"]
+    readonly_fields = [
+        "name", "locked_by", "holder", "locked_at", "heartbeat_at",
+        "active_model", "previous_model", "version",
+    ]  # fmt: skip
 
     def changelist_view(self, request, extra_context=None):
         # Declared pipelines live in code; give each a row to act on.
@@ -38,6 +47,9 @@ class PipelineAdmin(admin.ModelAdmin):
 
     def has_run_permission(self, request):
         return request.user.has_perm("mlpipeline.run_pipeline")
+
+    def has_promote_permission(self, request):
+        return request.user.has_perm("mlpipeline.promote_model")
 
     @admin.display(description="weekly schedule")
     def schedule(self, state):
@@ -67,14 +79,34 @@ class PipelineAdmin(admin.ModelAdmin):
 
     @admin.display(description="serving model")
     def serving_model(self, state):
-        run = (
-            Run.objects.filter(pipeline=state.name, status=Run.Status.SUCCEEDED)
-            .order_by("-finished_at", "-pk")
-            .first()
-        )
-        if run is None:
+        model = state.active_model
+        if model is None:
             return "-"
-        return format_html("{} <small>(run {})</small>", run.model_id, run.pk)
+        return format_html(
+            "{} <small>(run {}, version {})</small>",
+            model.model_id,
+            model.run_id,
+            state.version,
+        )
+
+    @admin.action(
+        description="Roll back to the previous model", permissions=["promote"]
+    )
+    def roll_back(self, request, queryset):
+        for state in queryset:
+            try:
+                restored = registry.rollback(state.name, user=request.user)
+            except (MlpipelineError, PermissionDenied) as err:
+                self.message_user(request, f"{state.name}: {err}", messages.ERROR)
+                continue
+            self.log_change(
+                request, state, f"Rolled back to model {restored.model_id}."
+            )
+            self.message_user(
+                request,
+                f"{state.name}: model {restored.model_id} is active again.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Retrain now", permissions=["run"])
     def retrain_now(self, request, queryset):
@@ -135,3 +167,80 @@ class RunAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Run {run.pk}: resume queued.", messages.SUCCESS
             )
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk", "pipeline", "model_id", "decision", "metric_name", "metric_value",
+        "baseline", "compared_with", "decided_by", "created_at",
+    ]  # fmt: skip
+    list_filter = ["pipeline", "decision", "model_type", "backend"]
+    actions = ["promote"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["metric_against_baseline", "evaluation_report"] + [
+            field.name for field in TrainedModel._meta.fields
+        ]
+
+    def get_fieldsets(self, request, obj=None):
+        first = [
+            "metric_against_baseline", "evaluation_report", "decision",
+            "decision_reason", "compared_with", "decided_at", "decided_by",
+            "activated_at",
+        ]  # fmt: skip
+        bulky = ["schema", "parameters", "statistics", "evaluation"]
+        rest = [
+            field.name
+            for field in TrainedModel._meta.fields
+            if field.name not in (*first, *bulky)
+        ]
+        return [
+            (None, {"fields": first}),
+            ("Model", {"fields": rest}),
+            ("Schema, parameters and statistics", {
+                "fields": bulky, "classes": ["collapse"],
+            }),
+        ]  # fmt: skip
+
+    @admin.display(description="evaluation report")
+    def evaluation_report(self, model):
+        return evaluation_html(model.evaluation, model.model_type)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_promote_permission(self, request):
+        return request.user.has_perm("mlpipeline.promote_model")
+
+    @admin.display(description="metric against baseline")
+    def metric_against_baseline(self, model):
+        if model.metric_value is None:
+            return "-"
+        baseline = "none" if model.baseline is None else f"{model.baseline:.4f}"
+        return f"{model.metric_name} {model.metric_value:.4f} (baseline {baseline})"
+
+    @admin.action(description="Promote (overrides the gate)", permissions=["promote"])
+    def promote(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                f"Select one model to promote, not {queryset.count()}.",
+                messages.ERROR,
+            )
+            return
+        model = queryset.get()
+        try:
+            registry.force_promote(model, request.user)
+        except (MlpipelineError, PermissionDenied) as err:
+            self.message_user(request, str(err), messages.ERROR)
+            return
+        self.log_change(request, model, f"Promoted by hand: {model.decision_reason}")
+        self.message_user(
+            request,
+            f"{model.pipeline}: model {model.model_id} is active.",
+            messages.SUCCESS,
+        )

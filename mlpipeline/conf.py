@@ -57,6 +57,12 @@ DEFAULTS: dict[str, Any] = {
     # How long the entities and files of a superseded run are kept, counted
     # from when a newer model took over: a timedelta or a number of days.
     "RETENTION": datetime.timedelta(days=14),
+    # How far (a fraction of the active model's metric) a new model may fall
+    # short of the active one and still be promoted: 0.01 allows 1 %.
+    "PROMOTION_MARGIN": 0.01,
+    # Bearer tokens that the prediction API accepts, besides signed-in users
+    # holding mlpipeline.predict.
+    "API_TOKENS": [],
 }
 
 

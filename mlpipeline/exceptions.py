@@ -10,6 +10,7 @@ The tree::
      |                              TimeoutError)
      +-- BackendError               the training service refused a request
      +-- RunNotFound                nothing to resume or load
+     +-- RegistryError              a promotion or rollback cannot be made
 
 Errors of the embedded engine (``mlpipeline.engine.EngineError``) reach
 callers unchanged. The Amazon backend turns the boto3 errors whose meaning
@@ -25,6 +26,7 @@ __all__ = [
     "DataError",
     "MlpipelineError",
     "PipelineDeclarationError",
+    "RegistryError",
     "RunNotFound",
     "StepFailed",
     "StepTimedOut",
@@ -73,3 +75,7 @@ class BackendError(MlpipelineError):
 
 class RunNotFound(MlpipelineError):
     """No run is in the state an operation needs."""
+
+
+class RegistryError(MlpipelineError):
+    """A model cannot be promoted or rolled back as asked."""

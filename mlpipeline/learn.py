@@ -6,7 +6,9 @@ before its first step and holds its pipeline's lock while it works. Every
 step is a checkpoint, so running the same run again (:func:`resume`)
 continues after its last completed step. A run that fails keeps its steps,
 files and error, tells the site admins, and never touches the model that is
-serving: the app serves the newest run that succeeded.
+serving. A run that trains a model records it in the registry, whose gate
+decides whether it becomes the pipeline's active model
+(:mod:`mlpipeline.registry`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from django.core.mail import mail_admins
 from django.utils import timezone
 
-from mlpipeline import lock
+from mlpipeline import lock, registry
 from mlpipeline.backends import get_backend
 from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
@@ -143,6 +145,8 @@ def _execute(
             Loader(backend, heartbeat=lambda: lock.heartbeat(run)).load(
                 run, pipeline, layout, Path(run.features_file)
             )
+            # Idempotent, so a resumed run that failed here decides once.
+            registry.decide(registry.record(run))
     except BaseException as err:
         _failed(run, err)
         raise

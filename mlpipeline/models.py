@@ -1,10 +1,13 @@
 """What mlpipeline keeps in the database.
 
 - :class:`PipelineState`: one row per declared pipeline, holding its run
-  lock (one run at a time).
+  lock (one run at a time), its active and previous models and a version
+  that every promotion and rollback raises.
 - :class:`Run`: every run, with its trigger, counts, metric and events.
 - :class:`RunStep`: the checkpoints of a run: each step's status, the
   backend entity it created and what it found.
+- :class:`TrainedModel`: the registry: every model a run trained, with what
+  it was trained on, how it scored and whether it was promoted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["PipelineState", "Run", "RunStep"]
+__all__ = ["PipelineState", "Run", "RunStep", "TrainedModel"]
 
 
 def new_token() -> str:
@@ -34,6 +37,10 @@ class PipelineState(models.Model):
     The lock is held by at most one run; the holder refreshes
     ``heartbeat_at`` as it works, and a lock whose heartbeat is older than
     MLPIPELINE_LOCK_TIMEOUT is taken as abandoned by a crashed worker.
+
+    ``active_model`` serves predictions; ``previous_model`` is the one a
+    rollback returns to. ``version`` goes up by one with every change of the
+    active model, so serving processes notice a switch with one small query.
     """
 
     name = models.CharField(max_length=40, unique=True)
@@ -43,6 +50,21 @@ class PipelineState(models.Model):
     holder = models.CharField(max_length=200, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    active_model = models.ForeignKey(
+        "TrainedModel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    previous_model = models.ForeignKey(
+        "TrainedModel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    version = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
@@ -198,3 +220,64 @@ class RunStep(models.Model):
         if entity_id:
             self.entity_id = entity_id
         self.detail.update(detail)
+
+
+class TrainedModel(models.Model):
+    """A model one run trained, as the registry records it.
+
+    Rows are written once, when the run's load has finished; afterwards only
+    the decision fields (the gate's or a person's verdict and its reason)
+    and ``activated_at`` change.
+    """
+
+    class Decision(models.TextChoices):
+        PROMOTED = "promoted", "Promoted by the gate"
+        REFUSED = "refused", "Refused by the gate"
+        FORCED = "forced", "Promoted by hand"
+        IMPORTED = "imported", "Served before the registry existed"
+
+    run = models.OneToOneField(
+        Run, on_delete=models.CASCADE, related_name="trained_model"
+    )
+    pipeline = models.CharField(max_length=40, db_index=True)
+    backend = models.CharField(max_length=40)
+    model_type = models.CharField(max_length=20)
+    model_id = models.CharField(max_length=64)
+    endpoint_url = models.CharField(max_length=2048, blank=True)
+    #: Backend ids of the data sources and evaluation, by kind.
+    entity_ids = models.JSONField(default=dict, blank=True)
+    schema = models.JSONField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    rows_written = models.PositiveBigIntegerField(null=True, blank=True)
+    rows_train = models.PositiveBigIntegerField(null=True, blank=True)
+    rows_evaluation = models.PositiveBigIntegerField(null=True, blank=True)
+    #: The data sources' statistics, under "train" and "evaluation".
+    statistics = models.JSONField(default=dict, blank=True)
+    metric_name = models.CharField(max_length=40, blank=True)
+    metric_value = models.FloatField(null=True, blank=True)
+    baseline = models.FloatField(null=True, blank=True)
+    evaluation = models.JSONField(null=True, blank=True)
+    #: Versions of Python and the libraries that trained the model.
+    library_versions = models.JSONField(default=dict, blank=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
+    #: Why the gate decided as it did, or who forced the promotion.
+    decision_reason = models.TextField(blank=True)
+    #: The active model's metric when the decision was made, if any.
+    compared_with = models.FloatField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    #: When this model last became active (promotion or rollback).
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "trained model"
+        permissions = [
+            ("promote_model", "Can force a model's promotion or roll back"),
+            ("predict", "Can ask the prediction API"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline} model {self.model_id}"

@@ -1,14 +1,20 @@
 """Serving: which model answers for a pipeline, and asking it.
 
-The model that serves a pipeline is the one of its newest succeeded run, so
-a run that fails leaves the serving model as it was. Models are immutable,
-so the embedded engine's loaded predictors are kept per process by model
-id; the cache is cleared when the storage settings change.
+The model that serves a pipeline is its active model in the registry
+(:mod:`mlpipeline.registry`), so a failed run or a refused model leaves the
+serving model as it was. Before each prediction a :class:`ModelCache` reads
+the pipeline's version (one small query); while it is unchanged the cached
+active model is used, and a promotion or rollback made by any process is
+picked up by the next prediction, with no restart. Models are immutable, so
+loaded embedded predictors are kept per cache by model id; a prediction in
+flight during a switch finishes with the model it started with.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -17,42 +23,138 @@ from django.dispatch import receiver
 from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.exceptions import RunNotFound
-from mlpipeline.models import Run
+from mlpipeline.models import PipelineState, Run, TrainedModel
+from mlpipeline.registry import active_model
 from mlpipeline.schema import format_value
 
-__all__ = ["embedded_predict", "embedded_predictor", "predict", "serving_run"]
+__all__ = [
+    "ModelCache",
+    "embedded_predict",
+    "embedded_predictor",
+    "predict",
+    "serving_run",
+    "top_labels",
+]
+
+
+class ModelCache:
+    """One process's view of the active models, checked before every use.
+
+    Each instance keeps its own active models (by pipeline, with the
+    version they were read at) and its own loaded embedded predictors (by
+    model id, at most ``size``); the module keeps one for :func:`predict`.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._active: dict[str, tuple[int, TrainedModel]] = {}
+        self._predictors: collections.OrderedDict[tuple[str, str], Any] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def active(self, pipeline: str) -> TrainedModel:
+        """Return ``pipeline``'s active model, fresh as of this call."""
+        version = (
+            PipelineState.objects.filter(name=pipeline)
+            .values_list("version", flat=True)
+            .first()
+        )
+        cached = self._active.get(pipeline)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        state = (
+            PipelineState.objects.select_related("active_model")
+            .filter(name=pipeline)
+            .first()
+        )
+        if state is None or state.active_model is None:
+            raise RunNotFound(
+                f"Pipeline {pipeline!r} has no active model yet; run "
+                f"'manage.py learn {pipeline}'."
+            )
+        # The model and the version come from one row, so they agree even
+        # when a switch happened since the version was read.
+        self._active[pipeline] = (state.version, state.active_model)
+        return state.active_model
+
+    def predictor(self, backend_alias: str, model_id: str) -> Any:
+        """Return embedded model ``model_id``, loading it on first use."""
+        key = (backend_alias, model_id)
+        with self._lock:
+            if key in self._predictors:
+                self._predictors.move_to_end(key)
+                return self._predictors[key]
+        loaded = get_backend(backend_alias).client.load_model(model_id)
+        with self._lock:
+            self._predictors[key] = loaded
+            while len(self._predictors) > self.size:
+                self._predictors.popitem(last=False)
+        return loaded
+
+    def clear(self) -> None:
+        """Forget every active model and predictor."""
+        with self._lock:
+            self._active.clear()
+            self._predictors.clear()
+
+
+_cache = ModelCache()
 
 
 def serving_run(pipeline: str) -> Run:
-    """Return the run whose model serves ``pipeline``."""
-    run = (
-        Run.objects.filter(pipeline=pipeline, status=Run.Status.SUCCEEDED)
-        .order_by("-finished_at", "-pk")
-        .first()
-    )
-    if run is None:
-        raise RunNotFound(
-            f"Pipeline {pipeline!r} has no trained model yet; run "
-            f"'manage.py learn {pipeline}'."
-        )
-    return run
+    """Return the run whose model is ``pipeline``'s active model now."""
+    return active_model(pipeline).run
 
 
-def predict(pipeline: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Return the serving model's prediction for ``record``.
+def predict(
+    pipeline: str,
+    record: dict[str, Any],
+    *,
+    top: int | None = None,
+    cache: ModelCache | None = None,
+) -> dict[str, Any]:
+    """Return the active model's prediction for ``record``.
 
     ``record`` maps attribute names to values; they are sent as strings, as
     Amazon ML expects, and ``None`` means missing. The result has Amazon
     ML's Prediction shape (``predictedLabel`` and ``predictedScores``, or
-    ``predictedValue``).
+    ``predictedValue``). With ``top``, it also holds ``topLabels``: the
+    ``top`` most probable labels as ``{"label", "score"}``, best first
+    (empty for a REGRESSION model). ``cache`` defaults to the process's own.
     """
-    run = serving_run(pipeline)
+    if top is not None and (isinstance(top, bool) or not 1 <= top <= 100):
+        raise ValueError(f"top must be a whole number from 1 to 100, not {top!r}.")
+    cache = _cache if cache is None else cache
+    model = cache.active(pipeline)
     values = {key: format_value(value) for key, value in record.items()}
-    backend = get_backend(run.backend)
+    backend = get_backend(model.backend)
     if isinstance(backend, EmbeddedBackend):
-        model = backend.client.get_ml_model(MLModelId=run.model_id)
-        return embedded_predict(run.backend, model, values)
-    return backend.predict(run.model_id, values, run.endpoint_url)
+        # Read fresh, so a changed ScoreThreshold applies at once.
+        description = backend.client.get_ml_model(MLModelId=model.model_id)
+        predictor = cache.predictor(model.backend, model.model_id)
+        prediction = predictor.predict(
+            values, score_threshold=description.get("ScoreThreshold")
+        )
+    else:
+        prediction = backend.predict(model.model_id, values, model.endpoint_url)
+    if top is not None:
+        prediction["topLabels"] = top_labels(prediction, model.model_type)[:top]
+    return prediction
+
+
+def top_labels(prediction: dict[str, Any], model_type: str) -> list[dict[str, Any]]:
+    """Return every label of ``prediction`` with its score, best first.
+
+    A BINARY prediction scores only the probability of "1" (under the
+    predicted label), so "0" gets the rest; ties go to the smaller label.
+    """
+    scores = prediction.get("predictedScores") or {}
+    if model_type == "BINARY" and len(scores) == 1:
+        (score,) = scores.values()
+        scores = {"1": score, "0": 1.0 - score}
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [{"label": label, "score": score} for label, score in ranked]
 
 
 def embedded_predict(
@@ -78,3 +180,4 @@ def embedded_predictor(backend_alias: str, model_id: str) -> Any:
 def _forget_predictors(*, setting: str, **kwargs: Any) -> None:
     if setting in ("STORAGES", "MEDIA_ROOT") or setting.startswith("MLPIPELINE_"):
         embedded_predictor.cache_clear()
+        _cache.clear()

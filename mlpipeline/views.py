@@ -1,23 +1,33 @@
-"""The embedded engine's realtime endpoints, answering like Amazon ML's."""
+"""HTTP endpoints: the embedded engine's realtime endpoints, answering like
+Amazon ML's, and the prediction API, which answers with each pipeline's
+active model on either backend.
+"""
 
 from __future__ import annotations
 
+import hmac
 import json
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
-from mlpipeline.models import Run
+from mlpipeline.exceptions import BackendError, RunNotFound
+from mlpipeline.models import Run, TrainedModel
 from mlpipeline.schema import format_value
-from mlpipeline.serving import embedded_predict
+from mlpipeline.serving import embedded_predict, predict
 
-__all__ = ["realtime"]
+__all__ = ["openapi", "predict_api", "realtime"]
+
+#: Labels in the prediction API's answer unless the request asks otherwise.
+DEFAULT_TOP = 3
 
 
 def _error(code: str, message: str, status: int = 400) -> JsonResponse:
@@ -43,9 +53,131 @@ def _record(body: Any) -> dict[str, str]:
     return record
 
 
-# TODO: the endpoint answers anyone who can reach it; the registry issue adds
-# token or permission checks, until then keep it behind the project's own
-# network rules.
+def _method_not_allowed(request: HttpRequest) -> JsonResponse:
+    response = _error(
+        "MethodNotAllowed",
+        f"Send Predict requests with POST, not {request.method}.",
+        405,
+    )
+    response["Allow"] = "POST"
+    return response
+
+
+def _unauthorized(message: str) -> JsonResponse:
+    response = _error("UnauthorizedException", message, 401)
+    response["WWW-Authenticate"] = 'Bearer realm="mlpipeline"'
+    return response
+
+
+def _refusal(request: HttpRequest) -> JsonResponse | None:
+    """Return the answer to a caller who may not predict, or None."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode()
+        # Compare with every token, so timing tells nothing about them.
+        matches = [
+            hmac.compare_digest(given, str(known).encode())
+            for known in settings.API_TOKENS
+        ]
+        if scheme.lower() == "bearer" and given and any(matches):
+            return None
+        return _unauthorized(
+            "The Authorization header holds no token of MLPIPELINE_API_TOKENS; "
+            "send 'Authorization: Bearer <token>'."
+        )
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return _unauthorized(
+            "Send a token ('Authorization: Bearer <token>') or sign in."
+        )
+    # A browser sends its session cookie along with any page's request, so
+    # a session caller must pass Django's CSRF check; a token caller needs
+    # none.
+    rejected = CsrfViewMiddleware(lambda request: HttpResponse()).process_view(
+        request, None, (), {}
+    )
+    if rejected is not None:
+        return _error(
+            "ForbiddenException",
+            "CSRF check failed; send the csrftoken cookie's value in the "
+            "X-CSRFToken header, or use a token.",
+            403,
+        )
+    if not user.has_perm("mlpipeline.predict"):
+        return _error(
+            "ForbiddenException",
+            f"User {user.get_username()!r} may not predict; grant the "
+            "permission mlpipeline.predict.",
+            403,
+        )
+    return None
+
+
+def _top(body: dict[str, Any]) -> int:
+    """Return the request's Top, 1 to 100; raise ValueError."""
+    top = body.get("Top", DEFAULT_TOP)
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 100:
+        raise ValueError(
+            f"Top is {json.dumps(top)}; send a whole number from 1 to 100."
+        )
+    return top
+
+
+@csrf_exempt
+def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
+    """Answer with ``pipeline``'s active model, in Amazon ML's Predict shape.
+
+    The body is ``{"Record": {...}, "Top": 3}``; the answer is
+    ``{"Prediction": ...}`` whose ``topLabels`` lists the ``Top`` most
+    probable labels, or an error ``{"__type": ..., "message": ...}``. Only
+    callers with a token of MLPIPELINE_API_TOKENS, or signed-in users
+    holding ``mlpipeline.predict``, are answered. Missing and unknown
+    attributes, values that do not parse for their type and categories
+    never seen in training count as missing, as on Amazon ML; a value that
+    is a JSON object or list is a 400 naming its attribute.
+    """
+    if request.method != "POST":
+        return _method_not_allowed(request)
+    refused = _refusal(request)
+    if refused is not None:
+        return refused
+    try:
+        body = json.loads(request.body or b"null")
+    except RequestDataTooBig:
+        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _error(
+            "InvalidInputException",
+            f"The request body is larger than {limit} bytes; send one record.",
+            413,
+        )
+    except ValueError as err:
+        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    try:
+        record = _record(body)
+        top = _top(body)
+    except ValueError as err:
+        return _error("InvalidInputException", str(err))
+    try:
+        prediction = predict(pipeline, record, top=top)
+    except RunNotFound as err:
+        return _error("ResourceNotFoundException", str(err), 404)
+    except EngineError as err:
+        return _error(err.code, str(err))
+    except BackendError as err:
+        return _error(err.code or "BackendError", str(err), 502)
+    return JsonResponse({"Prediction": prediction})
+
+
+def openapi(request: HttpRequest) -> HttpResponse:
+    """Return the OpenAPI description of the prediction API."""
+    text = (Path(__file__).parent / "openapi.json").read_text()
+    return HttpResponse(text, content_type="application/json")
+
+
+# TODO: the realtime endpoints answer anyone who can reach them, as Amazon
+# ML's answer any signed request; keep them behind the project's network
+# rules, or send clients to the prediction API, which checks who asks.
 @csrf_exempt
 def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     """Answer a Predict request for embedded model ``model_id``.
@@ -55,13 +187,7 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     or an error ``{"__type": ..., "message": ...}``, always JSON.
     """
     if request.method != "POST":
-        response = _error(
-            "MethodNotAllowed",
-            f"Send Predict requests with POST, not {request.method}.",
-            405,
-        )
-        response["Allow"] = "POST"
-        return response
+        return _method_not_allowed(request)
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -86,7 +212,10 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
             f"{model_id!r}.",
         )
 
-    run = Run.objects.filter(model_id=model_id).only("backend").first()
+    # Every registered model keeps its endpoint, so a rollback needs no
+    # new one; pipelines are served by their active model through predict().
+    known = TrainedModel.objects.filter(model_id=model_id).only("backend").first()
+    run = known or Run.objects.filter(model_id=model_id).only("backend").first()
     alias = run.backend if run is not None else settings.DEFAULT_BACKEND
     engine = get_backend(alias).client
     try:

@@ -8,7 +8,7 @@ from mlpipeline.backends.embedded import EmbeddedBackend
 from mlpipeline.engine import InvalidInputException
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.learn import learn
-from mlpipeline.models import Run, RunStep
+from mlpipeline.models import PipelineState, Run, RunStep
 from mlpipeline.serving import predict, serving_run
 from project.demo.models import Insured
 
@@ -185,6 +185,7 @@ def test_runs_with_the_same_number_in_two_databases_do_not_share_entities(
     insured_rows,
 ):
     first = learn(InsurancePipeline())
+    PipelineState.objects.all().delete()
     Run.objects.all().delete()
     Insured.objects.update(insurance=False)
     Insured.objects.filter(age__gt=40).update(insurance=True)

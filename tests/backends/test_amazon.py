@@ -24,6 +24,7 @@ from mlpipeline.learn import learn
 from mlpipeline.models import Run, RunStep
 from mlpipeline.serving import predict, serving_run
 from project.demo.models import Insured
+from tests.served import serve
 
 from .stubs import (
     ACCESS_KEY,
@@ -587,6 +588,7 @@ def test_ask_endpoints_sends_signed_predictions_to_amazon_ml(
         endpoint_url=ENDPOINT_URL,
         finished_at=timezone.now(),
     )
+    serve(run)
     first = Insured.objects.order_by("pk").first()
     record = {
         "age": str(first.age),

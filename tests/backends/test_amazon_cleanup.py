@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from mlpipeline.cleanup import cleanup
 from mlpipeline.models import Run, RunStep
+from tests.served import serve
 
 from .stubs import BUCKET, ENDPOINT_URL
 
@@ -46,7 +47,7 @@ def amazon_run(s3, days_ago):
         )
     for name in (key, key + ".schema"):
         s3.put_object(Bucket=BUCKET, Key=name, Body=b"a,b\n")
-    return run
+    return serve(run)
 
 
 def keys(s3):
