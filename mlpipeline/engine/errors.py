@@ -16,6 +16,9 @@ ends with status ``FAILED`` and the exception text as its ``Message``.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 __all__ = [
     "EngineError",
     "IdempotentParameterMismatchException",
@@ -23,6 +26,7 @@ __all__ = [
     "JobFailedError",
     "PredictorNotMountedException",
     "ResourceNotFoundException",
+    "load_json_object",
 ]
 
 
@@ -63,3 +67,29 @@ class PredictorNotMountedException(EngineError):
 
 class JobFailedError(EngineError):
     """Stop a running job; the entity becomes FAILED with this message."""
+
+
+def load_json_object(
+    text: Any, what: str, max_chars: int | None = None
+) -> dict[str, Any]:
+    """Parse ``text``, a request's JSON-string member, into a JSON object.
+
+    ``what`` names the member in messages (``"Recipe"``, ``"DataSchema"``).
+    Raise :class:`InvalidInputException` when ``text`` is not a string, is
+    longer than ``max_chars``, is not JSON or is not an object.
+    """
+    if not isinstance(text, str):
+        raise InvalidInputException(
+            f"{what}: must be a JSON string, got {type(text).__name__}."
+        )
+    if max_chars is not None and len(text) > max_chars:
+        raise InvalidInputException(
+            f"{what}: {len(text)} characters; at most {max_chars} allowed."
+        )
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInputException(f"{what}: not valid JSON ({err}).") from err
+    if not isinstance(doc, dict):
+        raise InvalidInputException(f"{what}: must be a JSON object.")
+    return doc

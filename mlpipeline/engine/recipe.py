@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlpipeline.engine.errors import InvalidInputException
+from mlpipeline.engine.errors import InvalidInputException, load_json_object
 from mlpipeline.engine.schema import Schema
 
 __all__ = [
@@ -389,16 +389,7 @@ def _strip_comment(text: str) -> str:
 
 
 def _load(text: Any) -> dict[str, Any]:
-    if not isinstance(text, str):
-        raise _fail(f"must be a JSON string, got {type(text).__name__}.")
-    if len(text) > MAX_RECIPE_CHARS:
-        raise _fail(f"{len(text)} characters; at most {MAX_RECIPE_CHARS} allowed.")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _fail(f"not valid JSON ({err}).") from err
-    if not isinstance(doc, dict):
-        raise _fail("must be a JSON object.")
+    doc = load_json_object(text, "Recipe", MAX_RECIPE_CHARS)
     unknown = sorted(set(doc) - {*_SECTIONS, "dependencies"})
     if unknown:
         raise _fail(f"unknown section {unknown[0]!r}.")

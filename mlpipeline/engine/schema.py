@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlpipeline.engine.errors import InvalidInputException
+from mlpipeline.engine.errors import InvalidInputException, load_json_object
 from mlpipeline.engine.values import ATTRIBUTE_TYPES
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_SCHEMA_CHARS", "Attribute", "Schema", "parse_schema"]
@@ -192,16 +192,7 @@ def parse_schema(text: str) -> Schema:
     InvalidInputException
         If the text is not JSON or breaks a rule of spec §8.4.
     """
-    if not isinstance(text, str):
-        raise _fail(f"must be a JSON string, got {type(text).__name__}.")
-    if len(text) > MAX_SCHEMA_CHARS:
-        raise _fail(f"{len(text)} characters; at most {MAX_SCHEMA_CHARS} allowed.")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _fail(f"not valid JSON ({err}).") from err
-    if not isinstance(doc, dict):
-        raise _fail("must be a JSON object.")
+    doc = load_json_object(text, "DataSchema", MAX_SCHEMA_CHARS)
     doc = _canonical_keys(doc, _ALIASES)
     unknown = sorted(set(doc) - _KEYS)
     if unknown:

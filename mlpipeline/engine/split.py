@@ -17,14 +17,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from mlpipeline.engine.errors import InvalidInputException
+from mlpipeline.engine.errors import InvalidInputException, load_json_object
 
 __all__ = ["Rearrangement", "parse_rearrangement", "random_percent"]
 
@@ -165,14 +164,7 @@ def parse_rearrangement(text: str | None) -> Rearrangement:
     """
     if text is None or text == "":
         return Rearrangement()
-    if not isinstance(text, str):
-        raise _fail(f"must be a JSON string, got {type(text).__name__}.")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _fail(f"not valid JSON ({err}).") from err
-    if not isinstance(doc, dict):
-        raise _fail("must be a JSON object.")
+    doc = load_json_object(text, "DataRearrangement")
     unknown = sorted(set(doc) - {"splitting"})
     if unknown:
         raise _fail(f"unknown key {unknown[0]!r}; only 'splitting' is supported.")
