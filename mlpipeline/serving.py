@@ -128,7 +128,7 @@ def predict(
     cache = _cache if cache is None else cache
     model = cache.active(pipeline)
     values = {key: format_value(value) for key, value in record.items()}
-    backend = get_backend(model.backend)
+    backend = _serving_backend(model.backend)
     if isinstance(backend, EmbeddedBackend):
         # Read fresh, so a changed ScoreThreshold applies at once.
         description = backend.client.get_ml_model(MLModelId=model.model_id)
@@ -176,8 +176,16 @@ def embedded_predictor(backend_alias: str, model_id: str) -> Any:
     return backend.client.load_model(model_id)
 
 
+@functools.lru_cache(maxsize=16)
+def _serving_backend(alias: str) -> Any:
+    # One backend, and so one boto3 client with its connection pool, per
+    # alias and process, instead of a new client for every prediction.
+    return get_backend(alias)
+
+
 @receiver(setting_changed)
 def _forget_predictors(*, setting: str, **kwargs: Any) -> None:
     if setting in ("STORAGES", "MEDIA_ROOT") or setting.startswith("MLPIPELINE_"):
         embedded_predictor.cache_clear()
+        _serving_backend.cache_clear()
         _cache.clear()
