@@ -130,4 +130,6 @@ def ml(monkeypatch):
 def fixed_token(monkeypatch):
     """Give every run the token "tok123", so stubs can expect exact ids."""
     field = Run._meta.get_field("token")
+    # Django caches the default's callable once a Run was made; patch both.
     monkeypatch.setattr(field, "default", lambda: "tok123")
+    monkeypatch.setattr(field, "_get_default", lambda: "tok123")
