@@ -38,6 +38,7 @@ from mlpipeline.signals import model_promoted, model_refused, model_rolled_back
 __all__ = [
     "LOWER_IS_BETTER",
     "active_model",
+    "active_state",
     "decide",
     "force_promote",
     "judge",
@@ -264,8 +265,13 @@ def rollback(pipeline: str, user: Any = None) -> TrainedModel:
     return restored
 
 
-def active_model(pipeline: str) -> TrainedModel:
-    """Return ``pipeline``'s active model, read now; raise RunNotFound."""
+def active_state(pipeline: str) -> PipelineState:
+    """Return ``pipeline``'s state with its active model, read now.
+
+    The model and the state's version come from one row, so they agree even
+    when a switch happens meanwhile. Raise RunNotFound when no model is
+    active.
+    """
     state = (
         PipelineState.objects.select_related("active_model__run")
         .filter(name=pipeline)
@@ -276,7 +282,12 @@ def active_model(pipeline: str) -> TrainedModel:
             f"Pipeline {pipeline!r} has no active model yet; run "
             f"'manage.py learn {pipeline}'."
         )
-    return state.active_model
+    return state
+
+
+def active_model(pipeline: str) -> TrainedModel:
+    """Return ``pipeline``'s active model, read now; raise RunNotFound."""
+    return active_state(pipeline).active_model
 
 
 def _locked_state(pipeline: str) -> PipelineState:

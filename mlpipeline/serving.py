@@ -22,9 +22,8 @@ from django.dispatch import receiver
 
 from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
-from mlpipeline.exceptions import RunNotFound
 from mlpipeline.models import PipelineState, Run, TrainedModel
-from mlpipeline.registry import active_model
+from mlpipeline.registry import active_model, active_state
 from mlpipeline.schema import format_value
 
 __all__ = [
@@ -63,18 +62,7 @@ class ModelCache:
         cached = self._active.get(pipeline)
         if cached is not None and cached[0] == version:
             return cached[1]
-        state = (
-            PipelineState.objects.select_related("active_model")
-            .filter(name=pipeline)
-            .first()
-        )
-        if state is None or state.active_model is None:
-            raise RunNotFound(
-                f"Pipeline {pipeline!r} has no active model yet; run "
-                f"'manage.py learn {pipeline}'."
-            )
-        # The model and the version come from one row, so they agree even
-        # when a switch happened since the version was read.
+        state = active_state(pipeline)
         self._active[pipeline] = (state.version, state.active_model)
         return state.active_model
 
