@@ -63,6 +63,10 @@ DEFAULTS: dict[str, Any] = {
     # Bearer tokens that the prediction API accepts, besides signed-in users
     # holding mlpipeline.predict.
     "API_TOKENS": [],
+    # Largest body, in bytes, of a request to the prediction API or a
+    # realtime endpoint: one record, at most 100 KB in Amazon ML, with room
+    # for JSON's quoting. DATA_UPLOAD_MAX_MEMORY_SIZE applies if smaller.
+    "MAX_REQUEST_BYTES": 128 * 1024,
 }
 
 

@@ -5,6 +5,7 @@ The tree::
     MlpipelineError
      +-- PipelineDeclarationError   a pipeline's declaration is wrong
      +-- DataError                  the rows cannot make a model
+     +-- DatabaseUnavailable        the connection failed while extracting
      +-- StepFailed                 a backend entity ended FAILED
      +-- StepTimedOut               a backend entity took too long (also a
      |                              TimeoutError)
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "BackendError",
     "DataError",
+    "DatabaseUnavailable",
     "MlpipelineError",
     "PipelineDeclarationError",
     "RegistryError",
@@ -43,6 +45,10 @@ class PipelineDeclarationError(MlpipelineError):
 
 class DataError(MlpipelineError):
     """The extracted rows cannot train a model: empty, one class, bad value."""
+
+
+class DatabaseUnavailable(MlpipelineError):
+    """The database connection failed while a pipeline's rows were read."""
 
 
 class StepFailed(MlpipelineError):

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.db import InterfaceError, OperationalError, connections, models
 from django.db.models import F, Func, QuerySet
 
-from mlpipeline.exceptions import DataError
+from mlpipeline.exceptions import DatabaseUnavailable, DataError
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
 
@@ -91,12 +91,34 @@ def extract(
     The file has a header line with the layout's columns. Rows come in
     primary-key order unless the queryset is ordered, so the table is never
     held in memory and the same table gives the same file, whichever path
-    (``COPY``, ``values_list`` or ``row()``) reads it.
+    (``COPY``, ``values_list`` or ``row()``) reads it. Raise
+    :class:`~mlpipeline.exceptions.DatabaseUnavailable` when the database
+    connection fails meanwhile.
     """
     queryset = pipeline.get_queryset()
     if not queryset.ordered:
         queryset = queryset.order_by("pk")
+    try:
+        return _extract(pipeline, layout, queryset, path, chunk_size, progress)
+    except (OperationalError, InterfaceError) as err:
+        # Connection-level failures only: a server restarted or a backend
+        # terminated. Errors in the query itself propagate unchanged.
+        cause = (str(err).strip() or type(err).__name__).splitlines()[0]
+        raise DatabaseUnavailable(
+            f"Pipeline {layout.pipeline!r}: the database connection failed while "
+            f"extracting rows ({cause}). Resume the run once the database "
+            "answers; the extract starts again."
+        ) from err
 
+
+def _extract(
+    pipeline: Pipeline,
+    layout: Layout,
+    queryset: QuerySet,
+    path: Path,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> int:
     copy = None if pipeline.uses_row_method else copy_sql(queryset, layout)
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")

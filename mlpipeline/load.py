@@ -216,15 +216,17 @@ class Loader:
     ) -> None:
         """Create entity ``entity_id`` unless an earlier attempt did.
 
-        An entity that an earlier attempt left running, on a backend whose
-        jobs run in-process, is created again with the same parameters: the
-        engine reruns it if its process died and otherwise changes nothing.
+        An entity that an earlier attempt left running or FAILED, on a
+        backend whose jobs run in-process, is created again with the same
+        parameters: the engine reruns it if its process died or it failed
+        for an internal reason (a storage fault), and otherwise changes
+        nothing, so a failure caused by the data stays.
         """
         found = self.backend.describe(kind, entity_id) if self._retrying else None
-        running = found is not None and found["Status"] in ("PENDING", "INPROGRESS")
+        again = ("PENDING", "INPROGRESS", "FAILED")
         if found is None:
             create()
-        elif running and self.backend.jobs_run_here:
+        elif found["Status"] in again and self.backend.jobs_run_here:
             detail = f"{kind} {entity_id} was left {found['Status']}"
             run.add_event("resubmitted", detail)
             create()

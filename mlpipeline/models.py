@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 
 __all__ = ["PipelineState", "Run", "RunStep", "TrainedModel"]
@@ -29,6 +29,25 @@ def new_token() -> str:
     """Return 6 random lower-case letters and digits for a run's entity ids."""
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def reconnect_if_lost(alias: str) -> None:
+    """Drop database connection ``alias`` if an error left it unusable.
+
+    The next query opens a new connection, so a run whose connection died
+    mid-step (a restarted server, a terminated backend) can still record
+    its failure. Nothing is done inside a transaction, which is lost anyway
+    and must be rolled back by whoever opened it.
+    """
+    connection = connections[alias]
+    if (
+        connection.connection is None
+        or connection.in_atomic_block
+        or not connection.errors_occurred
+    ):
+        return
+    if not connection.is_usable():
+        connection.close()
 
 
 class PipelineState(models.Model):
@@ -162,6 +181,7 @@ class Run(models.Model):
         except BaseException as err:
             step.status = RunStep.Status.FAILED
             step.error = str(err) or type(err).__name__
+            reconnect_if_lost(step._state.db or "default")
             raise
         else:
             step.status = RunStep.Status.SUCCEEDED
@@ -182,6 +202,8 @@ class Run(models.Model):
         self.save(update_fields=["events"])
 
     def fail(self, error: BaseException) -> None:
+        """Record the run as failed by ``error``, also on a lost connection."""
+        reconnect_if_lost(self._state.db or "default")
         self.status = self.Status.FAILED
         self.error = str(error) or type(error).__name__
         self.finished_at = timezone.now()

@@ -32,6 +32,7 @@ __all__ = [
     "REGRESSION",
     "Pipeline",
     "PipelineRegistry",
+    "check_name",
     "register",
     "site",
 ]
@@ -106,17 +107,41 @@ class Pipeline:
 
     @classmethod
     def get_name(cls) -> str:
+        """Return the pipeline's name, checked by :func:`check_name`."""
         if cls.name:
-            return cls.name
+            return check_name(cls.name)
         words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", cls.__name__)
         name = "_".join(word.lower() for word in words)
-        return name.removesuffix("_pipeline") or name
+        return check_name(name.removesuffix("_pipeline") or name)
 
     def get_seed(self) -> str:
         return self.get_name() if self.seed is None else str(self.seed)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.get_name()!r}>"
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` if it can name a pipeline; else raise an error.
+
+    A pipeline's name becomes part of folder names, storage names and
+    backend ids, so it may hold only lower-case letters, digits and
+    underscores: nothing that could lead a path out of its folder. Raise
+    :class:`PipelineDeclarationError` otherwise, saying what is wrong.
+    """
+    if isinstance(name, str) and _NAME_PATTERN.fullmatch(name):
+        return name
+    text = str(name)
+    if any(mark in text for mark in ("/", "\\", "\0", "..")):
+        raise PipelineDeclarationError(
+            f"Pipeline name {name!r} holds a path separator, '..' or a NUL byte; "
+            "pipeline names name folders and files, so use lower-case letters, "
+            "digits and underscores only."
+        )
+    raise PipelineDeclarationError(
+        f"Pipeline name {name!r} must start with a lower-case letter and "
+        "hold at most 32 lower-case letters, digits and underscores."
+    )
 
 
 class PipelineRegistry:
@@ -134,11 +159,6 @@ class PipelineRegistry:
                 f"register() takes a Pipeline subclass, not {pipeline_class!r}."
             )
         name = pipeline_class.get_name()
-        if not _NAME_PATTERN.match(name):
-            raise PipelineDeclarationError(
-                f"Pipeline name {name!r} must start with a lower-case letter and "
-                "hold at most 32 lower-case letters, digits and underscores."
-            )
         registered = self._pipelines.get(name)
         if registered is not None and type(registered) is not pipeline_class:
             raise PipelineDeclarationError(

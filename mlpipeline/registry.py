@@ -21,6 +21,7 @@ processes check before each prediction. The signals of
 from __future__ import annotations
 
 import logging
+import math
 import platform
 from importlib import metadata
 from typing import Any
@@ -106,6 +107,9 @@ def judge(
     name, value = model.metric_name, model.metric_value
     if value is None:
         return False, f"Model {model.model_id} has no evaluation metric."
+    if not math.isfinite(value):
+        # NaN compares false with everything, so no later test would stop it.
+        return False, f"Model {model.model_id} has the non-finite {name} {value}."
     lower = name in LOWER_IS_BETTER
     baseline = model.baseline
     if baseline is not None:

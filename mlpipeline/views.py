@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
@@ -53,6 +54,59 @@ def _record(body: Any) -> dict[str, str]:
     return record
 
 
+def _body_limit() -> int:
+    """Return how many bytes a request body may hold."""
+    limit = int(settings.MAX_REQUEST_BYTES)
+    django_limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit if django_limit is None else min(limit, django_limit)
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return _error(
+        "InvalidInputException",
+        f"The request body is larger than {limit} bytes; send one record.",
+        413,
+    )
+
+
+def _oversized(request: HttpRequest) -> JsonResponse | None:
+    """Return a 413 when the declared body is over the limit, else None.
+
+    Only the Content-Length header is read, so an oversized body is refused
+    before any of it is read, and before a sign-in's CSRF check parses it.
+    """
+    limit = _body_limit()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    return _too_large(limit) if declared > limit else None
+
+
+def _json_body(request: HttpRequest) -> tuple[Any, JsonResponse | None]:
+    """Return the request's body parsed as JSON, or the error to answer."""
+    limit = _body_limit()
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return None, _too_large(limit)
+    if len(raw) > limit:
+        return None, _too_large(limit)
+    try:
+        return json.loads(raw or b"null"), None
+    except RecursionError:
+        # A valid but deeply nested document exhausts the parser's stack.
+        return None, _error(
+            "InvalidInputException",
+            "The request body nests arrays or objects too deeply to read; send "
+            "a Record of plain values.",
+        )
+    except ValueError as err:
+        return None, _error(
+            "InvalidInputException", f"The request body is not JSON: {err}."
+        )
+
+
 def _method_not_allowed(request: HttpRequest) -> JsonResponse:
     response = _error(
         "MethodNotAllowed",
@@ -69,6 +123,7 @@ def _unauthorized(message: str) -> JsonResponse:
     return response
 
 
+@sensitive_variables("header", "token", "given")
 def _refusal(request: HttpRequest) -> JsonResponse | None:
     """Return the answer to a caller who may not predict, or None."""
     header = request.headers.get("Authorization", "")
@@ -139,20 +194,12 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     """
     if request.method != "POST":
         return _method_not_allowed(request)
-    refused = _refusal(request)
+    refused = _oversized(request) or _refusal(request)
     if refused is not None:
         return refused
-    try:
-        body = json.loads(request.body or b"null")
-    except RequestDataTooBig:
-        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _error(
-            "InvalidInputException",
-            f"The request body is larger than {limit} bytes; send one record.",
-            413,
-        )
-    except ValueError as err:
-        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    body, refused = _json_body(request)
+    if refused is not None:
+        return refused
     try:
         record = _record(body)
         top = _top(body)
@@ -188,19 +235,12 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     """
     if request.method != "POST":
         return _method_not_allowed(request)
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _error(
-            "InvalidInputException",
-            f"The request body is larger than {limit} bytes; send one record.",
-            413,
-        )
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as err:
-        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    refused = _oversized(request)
+    if refused is not None:
+        return refused
+    body, refused = _json_body(request)
+    if refused is not None:
+        return refused
     try:
         record = _record(body)
     except ValueError as err:

@@ -15,7 +15,10 @@ processes sharing the store see them.
 
 * Re-issuing a Create with the same id and the same parameters returns the
   id and does nothing; other parameters raise
-  :class:`IdempotentParameterMismatchException`.
+  :class:`IdempotentParameterMismatchException`. Two cases run the job
+  again instead: a job left PENDING or INPROGRESS by a process that ended
+  or gave it up, and a job that FAILED with an internal error (its store
+  refused a read or a write) rather than because of its data.
 * A Create that depends on a FAILED or DELETED entity, or on a missing one,
   is rejected with :class:`InvalidInputException`. A dependency still PENDING
   or INPROGRESS (a job running in another process) is waited for, and the
@@ -44,13 +47,14 @@ from typing import Any
 
 from mlpipeline.engine import jobs
 from mlpipeline.engine.errors import (
+    EngineError,
     IdempotentParameterMismatchException,
     InvalidInputException,
     JobFailedError,
     PredictorNotMountedException,
     ResourceNotFoundException,
 )
-from mlpipeline.engine.owner import current_owner, is_orphaned
+from mlpipeline.engine.owner import current_owner, is_left_behind, running
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.engine.predictor import Predictor
 from mlpipeline.engine.recipe import MAX_RECIPE_CHARS, parse_recipe
@@ -178,10 +182,10 @@ class Engine:
             status = document["api"]["Status"] if document else "DELETED"
             if status not in _RUNNING:
                 break
-            if is_orphaned(document.get("owner")):
+            if is_left_behind(document.get("owner"), kind, entity_id):
                 raise JobFailedError(
                     f"{_LABELS[kind]} {entity_id!r} was left {status} by a process "
-                    "that ended; create it again to rerun it."
+                    "that ended or gave it up; create it again to rerun it."
                 )
             if time.monotonic() >= deadline:
                 raise JobFailedError(
@@ -203,13 +207,23 @@ class Engine:
                 f"A {_LABELS[kind]} with the id {entity_id!r} already exists with "
                 "other parameters."
             )
-        if document["api"]["Status"] in _RUNNING and is_orphaned(document.get("owner")):
-            # The process running this job died; run it again here, as a
-            # service would restart a job whose machine failed.
+        status = document["api"]["Status"]
+        if status in _RUNNING and is_left_behind(
+            document.get("owner"), kind, entity_id
+        ):
+            # The process running this job died or gave it up; run it again
+            # here, as a service would restart a job whose machine failed.
             logger.warning(
                 "%s %s was left %s by process %s; running it again",
-                _LABELS[kind], entity_id, document["api"]["Status"],
-                document["owner"].get("pid"),
+                _LABELS[kind], entity_id, status, document["owner"].get("pid"),
+            )  # fmt: skip
+            return False
+        if status == "FAILED" and document.get("internal_error"):
+            # The job failed for a reason of its own machine (a store that
+            # refused a write), not of its data, so trying again may pass.
+            logger.warning(
+                "%s %s failed with an internal error; running it again",
+                _LABELS[kind], entity_id,
             )  # fmt: skip
             return False
         return True
@@ -222,11 +236,28 @@ class Engine:
         work: Callable[[dict[str, Any]], None],
         report_compute_time: bool = True,
     ) -> None:
-        """Save a new entity as PENDING, then run its job to the end."""
+        """Save a new entity as PENDING, then run its job to the end.
+
+        A job that fails with an unexpected error (not a
+        :class:`JobFailedError`) is marked as such, so that the same Create
+        runs it again (see :meth:`_replayed`).
+        """
+        with running(kind, entity_id):
+            self._run_job(kind, entity_id, document, work, report_compute_time)
+
+    def _run_job(
+        self,
+        kind: str,
+        entity_id: str,
+        document: dict[str, Any],
+        work: Callable[[dict[str, Any]], None],
+        report_compute_time: bool,
+    ) -> None:
         now = time.time()
         api = document["api"]
         api.update(Status="PENDING", CreatedAt=now, LastUpdatedAt=now)
         document["owner"] = current_owner()
+        document.pop("internal_error", None)
         self._repo.save(kind, entity_id, document)
 
         started = time.time()
@@ -243,6 +274,7 @@ class Engine:
             logger.exception("%s %s failed unexpectedly", _LABELS[kind], entity_id)
             message = f"Internal error: {type(err).__name__}: {err}"
             api.update(Status="FAILED", Message=message[:MAX_MESSAGE])
+            document["internal_error"] = True
         else:
             api["Status"] = "COMPLETED"
             if report_compute_time:
@@ -625,6 +657,8 @@ class Engine:
             If no model has this id.
         InvalidInputException
             If the model is not COMPLETED.
+        EngineError
+            If its weights file holds pickled objects or is damaged.
         """
         with self._lock:
             if model_id in self._predictors:
@@ -641,7 +675,10 @@ class Engine:
             )
         )
         weights = self._repo.read_bytes(self._repo.name("mlmodel", model_id, ".npz"))
-        predictor = Predictor.from_files(document["meta"], space, weights)
+        try:
+            predictor = Predictor.from_files(document["meta"], space, weights)
+        except ValueError as err:
+            raise EngineError(f"MLModel {model_id!r} cannot be loaded: {err}.") from err
         if "ScoreThreshold" in document["api"]:
             predictor.score_threshold = document["api"]["ScoreThreshold"]
         with self._lock:

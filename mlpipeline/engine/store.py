@@ -46,10 +46,19 @@ def check_name(name: str) -> str:
     """Return ``name`` if it is a usable store name, else raise ValueError.
 
     A usable name is a non-empty relative POSIX path without ``.`` or
-    ``..`` components and without a trailing slash.
+    ``..`` components and without a trailing slash, so it always names a
+    file inside the store's folder. Backslashes (a separator on Windows and
+    in some object stores' consoles) and NUL bytes (which end a path for the
+    operating system) are refused as well.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"Store name {name!r} must be a non-empty string.")
+    for character, what in (("\0", "a NUL byte"), ("\\", "a backslash")):
+        if character in name:
+            raise ValueError(
+                f"Store name {name!r} holds {what}; use '/' between folders "
+                "and printable characters only."
+            )
     parts = name.split("/")
     if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(

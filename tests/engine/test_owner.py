@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from mlpipeline.engine import InvalidInputException
-from mlpipeline.engine.owner import current_owner, is_orphaned
+from mlpipeline.engine.owner import current_owner, is_orphaned, running
 from tests.engine.test_service import ATTRS, TRAIN, binary_rows
 
 MODEL = "engine/mlmodels/ml-1.json"
@@ -63,9 +63,29 @@ def test_a_live_job_is_not_started_twice(engine, store, data_source):
     document["owner"] = current_owner()
     store.write(MODEL, json.dumps(document).encode())
 
-    engine.create_ml_model(**request)
+    # Another thread of this process is training it.
+    with running("mlmodel", "ml-1"):
+        engine.create_ml_model(**request)
 
     assert engine.get_ml_model(MLModelId="ml-1")["Status"] == "INPROGRESS"
+
+
+def test_a_job_this_process_gave_up_is_run_again(engine, store, data_source):
+    # What a store that refused the job's last document leaves: INPROGRESS,
+    # owned by a live process that no longer runs it.
+    data_source("ds-train", binary_rows(), ATTRS, "y", TRAIN)
+    request = dict(
+        MLModelId="ml-1", MLModelType="BINARY", TrainingDataSourceId="ds-train"
+    )
+    engine.create_ml_model(**request)
+    document = json.loads(store.open(MODEL).read())
+    document["api"]["Status"] = "INPROGRESS"
+    document["owner"] = current_owner()
+    store.write(MODEL, json.dumps(document).encode())
+
+    engine.create_ml_model(**request)
+
+    assert engine.get_ml_model(MLModelId="ml-1")["Status"] == "COMPLETED"
 
 
 def test_a_dependency_left_by_a_dead_process_fails_the_dependent(
@@ -87,4 +107,7 @@ def test_a_dependency_left_by_a_dead_process_fails_the_dependent(
 
     model = engine.get_ml_model(MLModelId="ml-2")
     assert model["Status"] == "FAILED"
-    assert "was left INPROGRESS by a process that ended" in model["Message"]
+    assert model["Message"] == (
+        "DataSource 'ds-train' was left INPROGRESS by a process that ended or "
+        "gave it up; create it again to rerun it."
+    )
