@@ -3,12 +3,16 @@ keeps serving, earlier files stay, and a rerun finishes without duplicates.
 
 The faults are real where they can be: a storage that writes half a file
 and fails, a database connection that the server drops mid-extract,
-training data whose values overflow every learner. A process killed
-between steps has its own module (``test_killed_process.py``).
+training data whose values overflow every learner, a ``manage.py learn``
+killed with SIGKILL right after a step.
 """
 
 import datetime
 import random
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +27,11 @@ from mlpipeline.exceptions import DatabaseUnavailable, StepFailed
 from mlpipeline.learn import learn, resume
 from mlpipeline.load import entity_ids
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
+from mlpipeline.pipeline import site
 from mlpipeline.serving import predict
 from project.demo.models import HotelBooking, Insured
 from tests.faults import FailingStorage
+from tests.processes import ROOT, process_env
 
 RECORD = {"age": 61, "married": True, "gender": "male"}
 
@@ -397,5 +403,60 @@ def test_training_that_diverges_fails_the_model_and_promotes_nothing(bookings):
     fresh = learn(RatePipeline())
 
     assert fresh.status == Run.Status.SUCCEEDED
-    assert fresh.trained_model.decision == TrainedModel.Decision.PROMOTED
+    assert fresh.trained_model.metric_value < fresh.baseline
+    assert_one_set_of_entities_per_run(first, run, fresh)
+
+
+# Processes -------------------------------------------------------------------
+
+
+def manage(*arguments, **environment):
+    """Run ``manage.py`` on this test's data; return the finished process."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=process_env("tests.process_settings", **environment),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("step", ["extract", "upload", "evaluation"])
+def test_a_learn_killed_after_a_step_fails_and_resumes_without_duplicates(
+    insured_rows, settings, step
+):
+    first = learn(site.get("health_insurance"))
+    serving = Serving("health_insurance", RECORD)
+
+    killed = manage("learn", "health_insurance", MLPIPELINE_TEST_KILL_AFTER=step)
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = Run.objects.latest("pk")
+    done = run.steps.filter(status=RunStep.Status.SUCCEEDED)
+    assert run.status == Run.Status.RUNNING
+    assert list(done.values_list("name", flat=True))[-1] == step
+    serving.check_unchanged()
+
+    # The dead process no longer beats, so the next run takes its lock and
+    # records why the killed run ended; it starts clean and succeeds.
+    settings.MLPIPELINE_LOCK_TIMEOUT = 0
+    fresh = learn(site.get("health_insurance"))
+    run.refresh_from_db()
+
+    assert fresh.status == Run.Status.SUCCEEDED
+    assert run.status == Run.Status.FAILED
+    assert re.fullmatch(
+        r"Abandoned: its process \(.+:\d+\) stopped answering; resume it to "
+        r"continue\.",
+        run.error,
+    ), run.error
+
+    resumed = manage("learn", "--resume", str(run.pk))
+
+    assert resumed.returncode == 0, resumed.stderr
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.rows_extracted == run.rows_train + run.rows_evaluation == 400
     assert_one_set_of_entities_per_run(first, run, fresh)
