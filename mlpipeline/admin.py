@@ -1,18 +1,24 @@
 """The admin: pipelines with "Retrain now" and "Roll back"; runs, their
-steps, "Resume"; trained models with "Promote".
+steps, "Resume" and "Download features file"; trained models with
+"Promote".
 """
+
+import logging
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
 from mlpipeline import registry
+from mlpipeline.download import features_response
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
 from mlpipeline.report import evaluation_html
 from mlpipeline.schedule import schedule_for
 from mlpipeline.trigger import request_resume, request_run
+
+logger = logging.getLogger(__name__)
 
 
 class RunStepInline(admin.TabularInline):
@@ -142,7 +148,7 @@ class RunAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["pipeline", "status", "trigger", "model_type", "backend"]
     inlines = [RunStepInline]
-    actions = ["resume"]
+    actions = ["resume", "download_features"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Run._meta.fields]
@@ -152,6 +158,33 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_resume_permission(self, request):
         return request.user.has_perm("mlpipeline.resume_run")
+
+    def has_download_permission(self, request):
+        return request.user.has_perm("mlpipeline.download_data")
+
+    @admin.action(
+        description="Download features file (CSV, safe for spreadsheets)",
+        permissions=["download"],
+    )
+    def download_features(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                f"Select one run to download, not {queryset.count()}.",
+                messages.ERROR,
+            )
+            return None
+        run = queryset.get()
+        try:
+            response = features_response(run)
+        except MlpipelineError as err:
+            self.message_user(request, str(err), messages.ERROR)
+            return None
+        logger.info(
+            "%s downloaded the features file of %s run %s",
+            request.user.get_username(), run.pipeline, run.pk,
+        )  # fmt: skip
+        return response
 
     @admin.action(description="Resume", permissions=["resume"])
     def resume(self, request, queryset):

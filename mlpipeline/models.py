@@ -152,7 +152,10 @@ class Run(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["pipeline", "status", "-started_at"])]
-        permissions = [("resume_run", "Can resume a run")]
+        permissions = [
+            ("resume_run", "Can resume a run"),
+            ("download_data", "Can download a run's features file"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pipeline} run {self.pk} ({self.status})"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mlpipeline.conf import settings
 from mlpipeline.engine.csvio import count_selected
@@ -94,6 +94,13 @@ class Backend:
 
     def delete_upload(self, location: str) -> None:
         """Delete the file that :meth:`upload` put at ``location``."""
+        raise NotImplementedError
+
+    def open_upload(self, location: str) -> IO[bytes]:
+        """Open the file that :meth:`upload` put at ``location`` for reading.
+
+        Raise FileNotFoundError when it is gone (``cleanup_models``).
+        """
         raise NotImplementedError
 
     def create_data_source(
