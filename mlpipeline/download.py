@@ -52,7 +52,7 @@ def spreadsheet_safe(cell: str) -> str:
 
 
 def safe_rows(rows: Iterable[list[str]]) -> Iterator[list[str]]:
-    """Yield ``rows`` with each cell passed through :func:`spreadsheet_safe`."""
+    """Yield ``rows`` with each cell made :func:`spreadsheet_safe`."""
     for row in rows:
         yield [spreadsheet_safe(cell) for cell in row]
 
