@@ -14,14 +14,20 @@ from django.conf import settings as django_settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
 from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
-from mlpipeline.exceptions import BackendError, RunNotFound
+from mlpipeline.exceptions import (
+    BackendError,
+    PipelineDeclarationError,
+    RunNotFound,
+)
 from mlpipeline.models import Run, TrainedModel
+from mlpipeline.pipeline import check_name
 from mlpipeline.schema import format_value
 from mlpipeline.serving import embedded_predict, predict
 
@@ -206,6 +212,15 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     except ValueError as err:
         return _error("InvalidInputException", str(err))
     try:
+        check_name(pipeline)
+    except PipelineDeclarationError:
+        return _error(
+            "ResourceNotFoundException",
+            f"No pipeline is named {pipeline!r}; pipeline names are lower-case "
+            "letters, digits and underscores.",
+            404,
+        )
+    try:
         prediction = predict(pipeline, record, top=top)
     except RunNotFound as err:
         return _error("ResourceNotFoundException", str(err), 404)
@@ -216,10 +231,19 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     return JsonResponse({"Prediction": prediction})
 
 
-def openapi(request: HttpRequest) -> HttpResponse:
-    """Return the OpenAPI description of the prediction API."""
-    text = (Path(__file__).parent / "openapi.json").read_text()
-    return HttpResponse(text, content_type="application/json")
+def openapi(request: HttpRequest) -> JsonResponse:
+    """Return the OpenAPI description of the prediction API.
+
+    Its server is where the project mounted mlpipeline's URLs, and its
+    session cookie the project's SESSION_COOKIE_NAME, so the description
+    holds for this project whatever its URL configuration.
+    """
+    document = json.loads((Path(__file__).parent / "openapi.json").read_text())
+    mount = reverse("mlpipeline:openapi").removesuffix("/openapi.json")
+    document["servers"] = [{"url": mount}]
+    session = document["components"]["securitySchemes"]["session"]
+    session["name"] = django_settings.SESSION_COOKIE_NAME
+    return JsonResponse(document)
 
 
 # TODO: the realtime endpoints answer anyone who can reach them, as Amazon

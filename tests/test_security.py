@@ -95,6 +95,17 @@ def test_an_oversized_body_is_refused_even_before_credentials(client, run, setti
     assert response.status_code == 413
 
 
+def test_a_pipeline_name_with_a_slash_gets_the_json_404(client, run):
+    response = post(client, "/mlpipeline/predict/a/b/", {"Record": {}})
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "__type": "ResourceNotFoundException",
+        "message": "No pipeline is named 'a/b'; pipeline names are lower-case "
+        "letters, digits and underscores.",
+    }
+
+
 # Malformed JSON --------------------------------------------------------------
 
 
