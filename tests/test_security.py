@@ -95,15 +95,17 @@ def test_an_oversized_body_is_refused_even_before_credentials(client, run, setti
     assert response.status_code == 413
 
 
-def test_a_pipeline_name_with_a_slash_gets_the_json_404(client, run):
-    response = post(client, "/mlpipeline/predict/a/b/", {"Record": {}})
+def test_a_pipeline_name_with_a_slash_or_line_break_gets_the_json_404(client, run):
+    nested = post(client, "/mlpipeline/predict/a/b/", {"Record": {}})
+    broken = post(client, "/mlpipeline/predict/a%0Ab/", {"Record": {}})
 
-    assert response.status_code == 404
-    assert response.json() == {
+    assert (nested.status_code, broken.status_code) == (404, 404)
+    assert nested.json() == {
         "__type": "ResourceNotFoundException",
         "message": "No pipeline is named 'a/b'; pipeline names are lower-case "
         "letters, digits and underscores.",
     }
+    assert broken.json()["message"].startswith("No pipeline is named 'a\\nb';")
 
 
 # Malformed JSON --------------------------------------------------------------
