@@ -226,6 +226,11 @@ class Loader:
         again = ("PENDING", "INPROGRESS", "FAILED")
         if found is None:
             create()
+        # TODO: Amazon ML keeps a FAILED entity's id for ever, so a resumed
+        # run whose entity failed for the service's own reasons fails again
+        # ("reused" below) and only a new run helps; an attempt number in
+        # entity_ids, raised when an entity is found FAILED, would let such a
+        # run resume under fresh ids.
         elif found["Status"] in again and self.backend.jobs_run_here:
             detail = f"{kind} {entity_id} was left {found['Status']}"
             run.add_event("resubmitted", detail)

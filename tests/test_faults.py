@@ -29,18 +29,12 @@ from mlpipeline.load import entity_ids
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
 from mlpipeline.serving import predict
-from project.demo.models import HotelBooking, Insured
+from project.demo.models import HotelBooking
 from tests.faults import FailingStorage
+from tests.insurance import InsurancePipeline
 from tests.processes import ROOT, process_env
 
 RECORD = {"age": 61, "married": True, "gender": "male"}
-
-
-class InsurancePipeline(Pipeline):
-    name = "insurance"
-    model = Insured
-    fields = ["age", "married", "gender", "insurance"]
-    target = "insurance"
 
 
 def stored_files():

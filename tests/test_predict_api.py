@@ -4,22 +4,14 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from mlpipeline import Pipeline
 from mlpipeline.learn import learn
 from mlpipeline.serving import predict, top_labels
-from project.demo.models import Insured
+from tests.insurance import InsurancePipeline
 
 pytestmark = pytest.mark.django_db
 
 URL = "/mlpipeline/predict/insurance/"
 TOKEN = "s3cret-token"
-
-
-class InsurancePipeline(Pipeline):
-    name = "insurance"
-    model = Insured
-    fields = ["age", "married", "gender", "insurance"]
-    target = "insurance"
 
 
 @pytest.fixture

@@ -15,18 +15,10 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from mlpipeline import Pipeline
 from mlpipeline.learn import learn
-from project.demo.models import Insured
+from tests.insurance import InsurancePipeline
 
 TOKEN = "fuzz-token"
-
-
-class InsurancePipeline(Pipeline):
-    name = "insurance"
-    model = Insured
-    fields = ["age", "married", "gender", "insurance"]
-    target = "insurance"
 
 
 @pytest.fixture

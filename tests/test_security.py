@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
 import mlpipeline
-from mlpipeline import Pipeline, register, registry, views
+from mlpipeline import register, registry, views
 from mlpipeline.backends import get_backend
 from mlpipeline.engine import InvalidInputException
 from mlpipeline.exceptions import DatabaseUnavailable, PipelineDeclarationError
@@ -26,18 +26,12 @@ from mlpipeline.learn import learn
 from mlpipeline.models import PipelineState, Run, TrainedModel
 from mlpipeline.storage import DjangoStore, save_file
 from project.demo.models import Insured
+from tests.insurance import InsurancePipeline
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "tok-9f2c1e7d-never-in-a-log"
 PREDICT = "/mlpipeline/predict/insurance/"
-
-
-class InsurancePipeline(Pipeline):
-    name = "insurance"
-    model = Insured
-    fields = ["age", "married", "gender", "insurance"]
-    target = "insurance"
 
 
 @pytest.fixture

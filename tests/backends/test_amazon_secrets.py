@@ -14,6 +14,7 @@ from mlpipeline.models import Run
 from project.demo.models import Insured
 
 from .stubs import ACCESS_KEY, SECRET, RunCalls, next_run_number
+from .test_amazon import EVALUATION_SPLIT, SCHEMA, TRAIN_SPLIT
 
 pytestmark = pytest.mark.django_db
 
@@ -74,8 +75,9 @@ def test_no_credential_is_recorded_when_amazon_ml_refuses_a_call(
 ):
     calls = RunCalls(ml, "aws_insurance", next_run_number())
     # The data sources are made; the model is refused for the credentials.
+    splits = {"train": TRAIN_SPLIT, "evaluation": EVALUATION_SPLIT}
     for kind in ("train", "evaluation"):
-        calls.data_source(kind, schema=_SCHEMA, split=_SPLITS[kind])
+        calls.data_source(kind, schema=SCHEMA, split=splits[kind])
     ml.add_client_error(
         "create_ml_model",
         "AccessDeniedException",
@@ -91,20 +93,3 @@ def test_no_credential_is_recorded_when_amazon_ml_refuses_a_call(
     assert run.error.startswith("AWS denied CreateMLModel: User: arn:aws:iam::")
     recorded = everything_recorded(run, caplog)
     assert [s for s in SECRETS if any(s in text for text in recorded)] == []
-
-
-_SCHEMA = (
-    '{"version": "1.0", "rowId": null, "rowWeight": null, '
-    '"targetAttributeName": "insurance", "dataFormat": "CSV", '
-    '"dataFileContainsHeader": true, "attributes": ['
-    '{"attributeName": "age", "attributeType": "NUMERIC"}, '
-    '{"attributeName": "married", "attributeType": "BINARY"}, '
-    '{"attributeName": "gender", "attributeType": "CATEGORICAL"}, '
-    '{"attributeName": "insurance", "attributeType": "BINARY"}], '
-    '"excludedAttributeNames": []}'
-)
-_SPLIT = (
-    '{"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random", '
-    '"strategyParams": {"randomSeed": "aws_insurance"}%s}}'
-)
-_SPLITS = {"train": _SPLIT % "", "evaluation": _SPLIT % ', "complement": true'}
