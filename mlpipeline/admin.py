@@ -137,8 +137,8 @@ class PipelineAdmin(admin.ModelAdmin):
 class RunAdmin(admin.ModelAdmin):
     list_display = [
         "pk", "pipeline", "status", "trigger", "model_type", "metric_name",
-        "metric_value", "baseline", "rows_extracted", "rows_train",
-        "rows_evaluation", "started_at",
+        "metric_value", "baseline", "rows_extracted", "rows_rejected",
+        "rows_train", "rows_evaluation", "started_at",
     ]  # fmt: skip
     list_filter = ["pipeline", "status", "trigger", "model_type", "backend"]
     inlines = [RunStepInline]

@@ -144,7 +144,10 @@ def dry_run(pipeline: Pipeline) -> DryRun:
             rows_path,
             chunk_size=pipeline.chunk_size or settings.CHUNK_SIZE,
         )
-        run.rows_written = transform(layout, rows_path, features_path).rows
+        result = transform(layout, rows_path, features_path)
+        run.rows_written, run.rows_rejected = result.rows, result.rejected
+        run.schema = result.schema
+        run.check_counts()
         # TODO: the Loader logs "Loaded <pipeline> run <n>" here too, with the
         # stand-in metric 0; a dry-run flag on the Loader would let that log
         # line say it was a dry run.

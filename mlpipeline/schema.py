@@ -476,7 +476,7 @@ def _column_type(
             code="E006",
             hint="Compute one value from them in a row() method or an annotation "
             "of get_queryset() (a Count, say).",
-            obj=field_,
+            obj=field_ if isinstance(field_, models.Field) else None,
         )
     for field_class, holds, hint in _UNSUPPORTED:
         if isinstance(field_, field_class) and not (

@@ -62,7 +62,9 @@ def test_a_multiclass_target_with_101_classes_fails_before_the_upload(db):
 
     assert str(refused.value) == (
         "Pipeline 'plans': target 'plan' has 101 classes; Amazon ML's MULTICLASS "
-        "models take at most 100."
+        "models take at most 100. Group the rare classes into fewer in "
+        "get_queryset() or row(), or, if the target is a quantity, train a "
+        "REGRESSION model."
     )
     run = Run.objects.get()
     assert run.status == Run.Status.FAILED
