@@ -62,9 +62,13 @@ class DryRun:
     run_number: int
     #: Token of that run, which the entity ids carry as well.
     run_token: str
+    #: Rows written to the features file.
     rows: int
     rows_train: int | None
     rows_evaluation: int | None
+    rows_extracted: int = 0
+    #: Rows the transform left out (see ``Pipeline.max_rejected``).
+    rows_rejected: int = 0
     calls: list[Call] = field(default_factory=list)
 
 
@@ -162,5 +166,7 @@ def dry_run(pipeline: Pipeline) -> DryRun:
         rows=run.rows_written,
         rows_train=run.rows_train,
         rows_evaluation=run.rows_evaluation,
+        rows_extracted=run.rows_extracted,
+        rows_rejected=run.rows_rejected,
         calls=calls,
     )
