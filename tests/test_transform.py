@@ -42,6 +42,16 @@ def write_rows(path, rows):
     return path
 
 
+def refusal(tmp_path, pipeline, rows, header=None):
+    """Return the error of transforming ``rows``; check no schema is left."""
+    layout = layout_for(pipeline)
+    path = write_rows(tmp_path / "rows.csv", [header or layout.columns, *rows])
+    with pytest.raises(DataError) as caught:
+        transform(layout, path, tmp_path / "features.csv")
+    assert not (tmp_path / "features.csv.schema").exists()
+    return str(caught.value)
+
+
 def read_csv(path):
     with open(path, newline="") as file:
         return list(csv.reader(file))
@@ -101,21 +111,14 @@ def test_rows_an_expander_rejects_are_left_out_and_counted(tmp_path):
 
 
 def test_more_rejected_rows_than_max_rejected_fail_naming_rows_and_values(tmp_path):
-    layout = layout_for(PlanPipeline())
-    rows = write_rows(
-        tmp_path / "rows.csv", [["number", "plan"], ["AB1", "x"], ["A*B", "y"]]
-    )
+    rows = [["AB1", "x"], ["A*B", "y"]]
 
-    with pytest.raises(DataError) as caught:
-        transform(layout, rows, tmp_path / "features.csv")
-
-    assert str(caught.value) == (
+    assert refusal(tmp_path, PlanPipeline(), rows) == (
         "Pipeline 'plans' rejected 1 of 2 extracted rows (50.0%), more than its "
         "max_rejected (0.1%) allows; first: line 3 of the extracted rows: number "
         "value 'A*B' holds '*', which is not a base-36 digit (0-9, A-Z). Fix those "
         "values, or raise max_rejected to leave such rows out."
     )
-    assert not (tmp_path / "features.csv.schema").exists()
 
 
 def rows_of(count, age=lambda i: str(20 + i % 40), target=lambda i: str(i % 2)):
@@ -170,14 +173,7 @@ def rows_of(count, age=lambda i: str(20 + i % 40), target=lambda i: str(i % 2)):
     ],
 )
 def test_rows_that_cannot_train_are_refused(tmp_path, rows, message):
-    layout = layout_for(InsurancePipeline())
-    path = write_rows(tmp_path / "rows.csv", [["age", "insurance"], *rows])
-
-    with pytest.raises(DataError) as caught:
-        transform(layout, path, tmp_path / "features.csv")
-
-    assert str(caught.value) == message
-    assert not (tmp_path / "features.csv.schema").exists()
+    assert refusal(tmp_path, InsurancePipeline(), rows) == message
 
 
 def test_seventeen_rows_with_a_target_are_enough_for_a_70_30_split(tmp_path):
@@ -188,16 +184,9 @@ def test_seventeen_rows_with_a_target_are_enough_for_a_70_30_split(tmp_path):
 
 
 def test_more_classes_than_multiclass_allows(tmp_path):
-    layout = layout_for(PlanPipeline())
-    path = write_rows(
-        tmp_path / "rows.csv",
-        [["number", "plan"], *([f"A{i}", f"plan {i}"] for i in range(101))],
-    )
+    rows = [[f"A{i}", f"plan {i}"] for i in range(101)]
 
-    with pytest.raises(DataError) as caught:
-        transform(layout, path, tmp_path / "features.csv")
-
-    assert str(caught.value) == (
+    assert refusal(tmp_path, PlanPipeline(), rows) == (
         "Pipeline 'plans': target 'plan' has 101 classes; Amazon ML's MULTICLASS "
         "models take at most 100. Group the rare classes into fewer in "
         "get_queryset() or row(), or, if the target is a quantity, train a "
@@ -206,16 +195,9 @@ def test_more_classes_than_multiclass_allows(tmp_path):
 
 
 def test_a_regression_target_that_never_varies_is_refused(tmp_path):
-    layout = layout_for(RatePipeline())
-    path = write_rows(
-        tmp_path / "rows.csv",
-        [["meal", "avg_price_per_room"], *([f"m{i % 3}", "80.0"] for i in range(20))],
-    )
+    rows = [[f"m{i % 3}", "80.0"] for i in range(20)]
 
-    with pytest.raises(DataError) as caught:
-        transform(layout, path, tmp_path / "features.csv")
-
-    assert str(caught.value) == (
+    assert refusal(tmp_path, RatePipeline(), rows) == (
         "Pipeline 'rates': target 'avg_price_per_room' holds '80.0' in every one "
         "of the 20 rows; a REGRESSION model needs a target that varies. Check the "
         "filter of get_queryset()."
@@ -304,9 +286,4 @@ def test_distinct_values_in_few_rows_do_not_make_an_id(tmp_path):
     ],
 )
 def test_a_rows_file_whose_header_differs_is_refused(tmp_path, header, message):
-    path = write_rows(tmp_path / "rows.csv", [header, *rows_of(20)])
-
-    with pytest.raises(DataError) as caught:
-        transform(layout_for(InsurancePipeline()), path, tmp_path / "features.csv")
-
-    assert str(caught.value) == message
+    assert refusal(tmp_path, InsurancePipeline(), rows_of(20), header) == message

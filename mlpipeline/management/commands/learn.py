@@ -118,8 +118,8 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{name}: dry run on backend {found.backend!r}, {found.rows} rows "
                     f"({found.rows_train} train + {found.rows_evaluation} "
-                    f"evaluation{rejected}); ids show run {found.run_number}, which was not "
-                    "kept. Nothing was uploaded or created. The calls:"
+                    f"evaluation{rejected}); ids show run {found.run_number}, which "
+                    "was not kept. Nothing was uploaded or created. The calls:"
                 )
                 for call in found.calls:
                     self.stdout.write(f"  {call}")
