@@ -293,6 +293,9 @@ def _expand_batch(
             for step, value in zip(steps, row, strict=True):
                 step(value, features)
         except (DataError, ValueError) as err:
+            # TODO: a rejection names the row by its line in the rows file,
+            # which has no primary key column; once extract writes the key
+            # (the split by primary key needs it too), name the key here.
             _reject(result, f"line {line} of the extracted rows: {err}")
             continue
         rows.append(features)
