@@ -305,8 +305,8 @@ class Engine(EntityOperations):
             "recipe": recipe_text,
         }
         files = {
-            "weights": self._repo.name("mlmodel", entity_id, ".npz"),
-            "space": self._repo.name("mlmodel", entity_id, ".features.json"),
+            "weights": self._repo.file_name("mlmodel", entity_id, ".npz"),
+            "space": self._repo.file_name("mlmodel", entity_id, ".features.json"),
         }
 
         def work(doc: dict[str, Any]) -> None:
@@ -446,12 +446,8 @@ class Engine(EntityOperations):
             raise InvalidInputException(
                 f"MLModel {model_id!r} is {document['api']['Status']}, not COMPLETED."
             )
-        space = json.loads(
-            self._repo.read_bytes(
-                self._repo.name("mlmodel", model_id, ".features.json")
-            )
-        )
-        weights = self._repo.read_bytes(self._repo.name("mlmodel", model_id, ".npz"))
+        space = json.loads(self._repo.read_file("mlmodel", model_id, ".features.json"))
+        weights = self._repo.read_file("mlmodel", model_id, ".npz")
         predictor = Predictor.from_files(document["meta"], space, weights)
         if "ScoreThreshold" in document["api"]:
             predictor.score_threshold = document["api"]["ScoreThreshold"]

@@ -406,12 +406,14 @@ def test_model_files_record_the_training(engine, store, trained):
     assert document["meta"]["classes"] == ["0", "1"]
     assert json.loads(document["schema"])["targetAttributeName"] == "y"
     assert document["recipe"].startswith("{")
-    space = json.loads(store.open(f"engine/mlmodels/{trained}.features.json").read())
+    space = json.loads(
+        store.open(f"engine/mlmodels/files/{trained}.features.json").read()
+    )
     assert "c" in space["outputs"] and space["tokens"][
         space["outputs"].index("c")
     ] == list("abcd")
     with np.load(
-        io.BytesIO(store.open(f"engine/mlmodels/{trained}.npz").read()),
+        io.BytesIO(store.open(f"engine/mlmodels/files/{trained}.npz").read()),
         allow_pickle=False,
     ) as weights:
         assert weights["coef"].shape == (training["features"], 1)
@@ -430,7 +432,7 @@ def test_training_is_deterministic_for_the_same_id_and_data(tmp_path):
         engine.create_ml_model(
             MLModelId="ml", MLModelType="BINARY", TrainingDataSourceId="ds"
         )
-        weights.append(store.open("engine/mlmodels/ml.npz").read())
+        weights.append(store.open("engine/mlmodels/files/ml.npz").read())
     assert weights[0] == weights[1]
 
 
@@ -483,7 +485,7 @@ def test_user_recipe_from_store_is_used(engine, store, data_source):
         RecipeUri="r.json",
     )
     assert engine.get_ml_model(MLModelId="m", Verbose=True)["Recipe"] == recipe
-    space = json.loads(store.open("engine/mlmodels/m.features.json").read())
+    space = json.loads(store.open("engine/mlmodels/files/m.features.json").read())
     assert space["outputs"] == ["c", "normalize(x)"]
 
 
@@ -533,7 +535,7 @@ def test_model_size_limit_keeps_frequent_features(engine, store, data_source):
     training = document["training"]
     assert training["features"] == 100000 // 8 - 1
     assert training["features_pruned"] == 15001 - training["features"]
-    space = json.loads(store.open("engine/mlmodels/m.features.json").read())
+    space = json.loads(store.open("engine/mlmodels/files/m.features.json").read())
     assert "common" in space["tokens"][0]
 
 
