@@ -31,20 +31,24 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 from mlpipeline.engine import jobs
+from mlpipeline.engine.alerts import evaluation_alerts
+from mlpipeline.engine.batch import BatchPredictionOperations
 from mlpipeline.engine.entities import (
-    EntityOperations,
     check_entity_name,
     check_id,
     check_store_name,
 )
 from mlpipeline.engine.errors import (
     InvalidInputException,
+    LimitExceededException,
     PredictorNotMountedException,
 )
+from mlpipeline.engine.listing import DescribeOperations
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.engine.predictor import Predictor
 from mlpipeline.engine.recipe import MAX_RECIPE_CHARS, parse_recipe
@@ -75,8 +79,11 @@ def _empty_endpoint() -> dict[str, Any]:
     return {"PeakRequestsPerSecond": 0, "EndpointStatus": "NONE"}
 
 
-class Engine(EntityOperations):
+class Engine(BatchPredictionOperations, DescribeOperations):
     """Amazon ML's API on top of a :class:`~mlpipeline.engine.store.Store`.
+
+    Batch predictions come from :mod:`batch`, Describe* and botocore's
+    waiters and paginators from :mod:`listing`, tags from :mod:`tags`.
 
     Parameters
     ----------
@@ -89,6 +96,13 @@ class Engine(EntityOperations):
         Seconds a job waits for a dependency still running elsewhere.
     poll_interval : float, default 0.5
         Seconds between checks while waiting.
+    max_predict_rate : int, optional
+        Predict calls allowed per model in any one second before
+        :class:`LimitExceededException`; Amazon's endpoints allowed 200.
+        ``None`` (the default) sets no limit. The count is kept per engine
+        object, so each process has its own.
+    clock : callable, default time.monotonic
+        Seconds for the rate limit; tests pass their own.
     """
 
     def __init__(
@@ -98,10 +112,15 @@ class Engine(EntityOperations):
         *,
         wait_timeout: float = 3600.0,
         poll_interval: float = 0.5,
+        max_predict_rate: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(store, wait_timeout=wait_timeout, poll_interval=poll_interval)
         self.endpoint_url = endpoint_url or DEFAULT_ENDPOINT_URL
+        self.max_predict_rate = max_predict_rate
+        self.clock = clock
         self._predictors: OrderedDict[str, Predictor] = OrderedDict()
+        self._calls: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def create_data_source_from_s3(
@@ -329,6 +348,7 @@ class Engine(EntityOperations):
             )
             doc["api"]["SizeInBytes"] = result["size"]
 
+        self._copy_tags("mlmodel", entity_id, [("datasource", TrainingDataSourceId)])
         self._create("mlmodel", entity_id, document, work)
         return {"MLModelId": entity_id}
 
@@ -522,14 +542,29 @@ class Engine(EntityOperations):
                 schema,
                 parse_rearrangement(ready_source["api"].get("DataRearrangement")),
             )
+            training_source = self._repo.load(
+                "datasource", ready_model["api"]["TrainingDataSourceId"]
+            )
+            report["alerts"] = evaluation_alerts(
+                self.store, ready_model, training_source, ready_source, report
+            )
             doc["api"]["PerformanceMetrics"] = {"Properties": properties}
             doc["report"] = report
 
+        self._copy_tags(
+            "evaluation",
+            entity_id,
+            [("datasource", EvaluationDataSourceId), ("mlmodel", MLModelId)],
+        )
         self._create("evaluation", entity_id, document, work)
         return {"EvaluationId": entity_id}
 
     def get_evaluation(self, *, EvaluationId: str) -> dict[str, Any]:
         """Return an evaluation as GetEvaluation does, plus ``Report``.
+
+        ``Report`` holds the metric, its baseline, record counts, the target
+        distribution, the confusion matrix of a classifier and the alerts
+        of :mod:`alerts`.
 
         Raises
         ------
@@ -619,6 +654,8 @@ class Engine(EntityOperations):
         InvalidInputException
             If ``PredictEndpoint`` is not the model's endpoint URL or the
             record is not a map of strings.
+        LimitExceededException
+            Above ``max_predict_rate`` calls in one second, when set.
         """
         document = self._get("mlmodel", MLModelId, "MLModelId")
         api = document["api"]
@@ -636,6 +673,23 @@ class Engine(EntityOperations):
                 f"PredictEndpoint {PredictEndpoint!r} is not the endpoint of MLModel "
                 f"{MLModelId!r} ({endpoint['EndpointUrl']!r})."
             )
+        self._count_call(MLModelId)
         predictor = self.load_model(MLModelId)
         threshold = api.get("ScoreThreshold", predictor.score_threshold)
         return {"Prediction": predictor.predict(Record, score_threshold=threshold)}
+
+    def _count_call(self, model_id: str) -> None:
+        """Count a Predict call; refuse it above ``max_predict_rate``."""
+        if self.max_predict_rate is None:
+            return
+        now = self.clock()
+        with self._lock:
+            calls = self._calls.setdefault(model_id, deque())
+            while calls and calls[0] <= now - 1.0:
+                calls.popleft()
+            if len(calls) >= self.max_predict_rate:
+                raise LimitExceededException(
+                    f"MLModel {model_id!r} got more than {self.max_predict_rate} "
+                    "Predict calls in one second; slow down and retry."
+                )
+            calls.append(now)
