@@ -13,6 +13,7 @@ from mlpipeline.engine import (
     EngineError,
     IdempotentParameterMismatchException,
     InvalidInputException,
+    LimitExceededException,
     PredictorNotMountedException,
     ResourceNotFoundException,
 )
@@ -809,3 +810,62 @@ def test_baselines_use_the_training_mean_and_majority_class(engine, data_source)
     )
     report = engine.get_evaluation(EvaluationId="ev-m")["Report"]
     assert round(report["baseline"], 6) == 0.428571
+
+
+class FailingWhileWaitedStore(DirectoryStore):
+    """Show a data source INPROGRESS on its first read, FAILED after."""
+
+    def __init__(self, root, name):
+        super().__init__(root)
+        self.name, self.reads = name, 0
+
+    def open(self, name):
+        handle = super().open(name)
+        if name != self.name:
+            return handle
+        self.reads += 1
+        document = json.loads(handle.read())
+        handle.close()
+        status = "INPROGRESS" if self.reads == 1 else "FAILED"
+        document["api"]["Status"] = status
+        return io.BytesIO(json.dumps(document).encode())
+
+
+def test_job_fails_when_the_dependency_it_waits_for_fails(tmp_path):
+    store = FailingWhileWaitedStore(tmp_path, "engine/datasources/ds.json")
+    engine = Engine(store, poll_interval=0)
+    store.write("d.csv", csv_bytes(binary_rows(50)))
+    spec = {"DataLocationS3": "d.csv", "DataSchema": schema_json(ATTRS, "y")}
+    engine.create_data_source_from_s3(
+        DataSourceId="ds", DataSpec=spec, ComputeStatistics=True
+    )
+    store.reads = 0
+    engine.create_ml_model(
+        MLModelId="m", MLModelType="BINARY", TrainingDataSourceId="ds"
+    )
+    model = engine.get_ml_model(MLModelId="m")
+    assert model["Status"] == "FAILED"
+    assert model["Message"] == "DataSource 'ds' ended FAILED."
+
+
+def test_predict_rate_limit_is_per_model_and_second(store, trained):
+    now = [100.0]
+    engine = Engine(
+        store, endpoint_url=ENDPOINT, max_predict_rate=200, clock=lambda: now[0]
+    )
+    url = engine.create_realtime_endpoint(MLModelId=trained)["RealtimeEndpointInfo"][
+        "EndpointUrl"
+    ]
+    for _ in range(200):
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    with pytest.raises(LimitExceededException, match="more than 200 Predict") as info:
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    assert info.value.code == "LimitExceededException"
+    now[0] = 100.999
+    with pytest.raises(LimitExceededException):
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    now[0] = 101.0
+    assert engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    unlimited = Engine(store, endpoint_url=ENDPOINT, clock=lambda: now[0])
+    for _ in range(300):
+        unlimited.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
