@@ -41,7 +41,14 @@ import numpy as np
 from mlpipeline.engine.text import no_punct, tokenize
 from mlpipeline.engine.values import OK, Column
 
-__all__ = ["TEXT_WORDS", "Correlation", "cramers_v", "eta", "pearson"]
+__all__ = [
+    "TEXT_WORDS",
+    "Correlation",
+    "TargetBlock",
+    "cramers_v",
+    "eta",
+    "pearson",
+]
 
 TEXT_WORDS = 100
 _TINY = 1e-12
@@ -95,6 +102,35 @@ def cramers_v(table: dict[tuple[Any, Any], int]) -> float | None:
     return min(math.sqrt(max(chi2, 0.0) / (n * (k - 1))), 1.0)
 
 
+def _codes(keys: list[Any]) -> tuple[list[Any], np.ndarray]:
+    """Return the distinct keys, sorted, and each key's index among them."""
+    if not keys:
+        return [], np.zeros(0, dtype=np.int64)
+    labels, codes = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
+    return labels.tolist(), codes
+
+
+class TargetBlock:
+    """A block's target values, prepared once for every attribute.
+
+    Parameters
+    ----------
+    column : Column
+        The target's parsed values.
+    classes : bool
+        Whether the target is CATEGORICAL; its classes are then numbered.
+    """
+
+    def __init__(self, column: Column, classes: bool) -> None:
+        self.status = column.status
+        self.values = column.values
+        if classes:
+            valid = np.flatnonzero(column.status == OK)
+            self.labels, codes = _codes([column.values[i] for i in valid])
+            self.codes = np.full(len(column), -1, dtype=np.int64)
+            self.codes[valid] = codes
+
+
 class Correlation:
     """Accumulate one attribute's correlation with the target, block by block.
 
@@ -116,26 +152,31 @@ class Correlation:
         self.sums = np.zeros(6)  # n, sx, sy, sxx, syy, sxy
         self.groups: dict[Any, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
         self.table: Counter = Counter()
+        # TODO: the word counters hold every distinct word (times the
+        # classes it was seen with), as the word counts of the statistics
+        # do; a heavy-hitters sketch of words would bound them.
         self.words: Counter = Counter()
-        self.word_targets: dict[str, Any] = {}
+        self.normal: dict[str, str] = {}
+        self.word_targets: Counter = Counter()
+        self.word_sums: dict[str, float] = {}
         self.target_total = [0, 0.0, 0.0]
         self.target_classes: Counter = Counter()
 
-    def update(self, column: Column, target: Column) -> None:
-        """Add a block: the attribute's and the target's parsed values."""
+    def update(self, column: Column, target: TargetBlock) -> None:
+        """Add a block: the attribute's parsed values and the target's."""
         usable = (column.status == OK) & (target.status == OK)
         if not usable.any():
             return
         index = np.flatnonzero(usable)
-        y = self._target(target, index)
         if self.attr_type in ("NUMERIC", "BINARY"):
-            self._numbers(column.values[index], y)
+            self._numbers(column.values[index], target, index)
         elif self.attr_type == "CATEGORICAL":
-            self._categories([column.values[i] for i in index], y)
+            self._categories([column.values[i] for i in index], target, index)
         else:
-            self._texts([column.values[i] for i in index], y)
+            self._texts([column.values[i] for i in index], self._y(target, index))
 
-    def _target(self, target: Column, index: np.ndarray) -> Any:
+    def _y(self, target: TargetBlock, index: np.ndarray) -> Any:
+        """Return the target at ``index``: labels or shifted numbers."""
         if self.classes:
             return [target.values[i] for i in index]
         values = target.values[index]
@@ -143,45 +184,65 @@ class Correlation:
             self.shift_y = float(values[0])
         return values - self.shift_y
 
-    def _numbers(self, x: np.ndarray, y: Any) -> None:
+    def _numbers(self, x: np.ndarray, target: TargetBlock, index: np.ndarray) -> None:
         if self.shift_x is None:
             self.shift_x = float(x[0])
         x = x - self.shift_x
         if self.classes:
-            for label, value in zip(y, x.tolist(), strict=True):
-                group = self.groups[label]
-                group[0] += 1
-                group[1] += value
-                group[2] += value * value
+            self._add_groups(target.labels, target.codes[index], x)
             return
+        y = self._y(target, index)
         self.sums += [len(x), x.sum(), y.sum(), x @ x, y @ y, x @ y]
 
-    def _categories(self, categories: list[str], y: Any) -> None:
+    def _categories(
+        self, categories: list[str], target: TargetBlock, index: np.ndarray
+    ) -> None:
+        y = self._y(target, index)
         if self.classes:
             self.table.update(zip(categories, y, strict=True))
             return
-        for category, value in zip(categories, y.tolist(), strict=True):
-            group = self.groups[category]
-            group[0] += 1
-            group[1] += value
-            group[2] += value * value
+        self._add_groups(*_codes(categories), y)
+
+    def _add_groups(
+        self, labels: list[Any], codes: np.ndarray, values: np.ndarray
+    ) -> None:
+        """Add each value to the count, sum and squares of its group."""
+        size = len(labels)
+        counts = np.bincount(codes, minlength=size).tolist()
+        sums = np.bincount(codes, weights=values, minlength=size).tolist()
+        squares = np.bincount(codes, weights=values * values, minlength=size).tolist()
+        for i, label in enumerate(labels):
+            if counts[i]:
+                group = self.groups[label]
+                group[0] += counts[i]
+                group[1] += sums[i]
+                group[2] += squares[i]
 
     def _texts(self, texts: list[str], y: Any) -> None:
         targets = y if self.classes else y.tolist()
+        normal, word_of = self.normal, self._word
         for text, value in zip(texts, targets, strict=True):
+            words = {normal.get(token) or word_of(token) for token in tokenize(text)}
+            words.discard("")
+            self.words.update(words)
             if self.classes:
                 self.target_classes[value] += 1
-            else:
-                total = self.target_total
-                total[0] += 1
-                total[1] += value
-                total[2] += value * value
-            for word in set(no_punct([t.lower() for t in tokenize(text)])):
-                self.words[word] += 1
-                if self.classes:
-                    self.word_targets.setdefault(word, Counter())[value] += 1
-                else:
-                    self.word_targets[word] = self.word_targets.get(word, 0.0) + value
+                self.word_targets.update((word, value) for word in words)
+                continue
+            total = self.target_total
+            total[0] += 1
+            total[1] += value
+            total[2] += value * value
+            for word in words:
+                self.word_sums[word] = self.word_sums.get(word, 0.0) + value
+
+    def _word(self, token: str) -> str:
+        """Return a token lowercased, without edge punctuation ("" if none)."""
+        word = self.normal.get(token)
+        if word is None:
+            stripped = no_punct([token.lower()])
+            word = self.normal[token] = stripped[0] if stripped else ""
+        return word
 
     def result(self) -> float | None:
         """Return the correlation, or ``None`` when it is undefined."""
@@ -195,10 +256,15 @@ class Correlation:
 
     def _text_result(self) -> float | None:
         ranked = sorted(self.words.items(), key=lambda item: (-item[1], item[0]))
+        top = dict(ranked[:TEXT_WORDS])
+        per_class: dict[str, Counter] = defaultdict(Counter)
+        for (word, label), count in self.word_targets.items():
+            if word in top:
+                per_class[word][label] = count
         best = None
-        for word, present in ranked[:TEXT_WORDS]:
+        for word, present in top.items():
             if self.classes:
-                seen = self.word_targets[word]
+                seen = per_class[word]
                 table = {(1, c): k for c, k in seen.items()}
                 table.update(
                     {(0, c): k - seen[c] for c, k in self.target_classes.items()}
@@ -207,7 +273,7 @@ class Correlation:
             else:
                 n, total, squares = self.target_total
                 value = pearson(
-                    n, present, total, present, squares, self.word_targets[word]
+                    n, present, total, present, squares, self.word_sums[word]
                 )
             if value is not None and (best is None or value > best):
                 best = value

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from mlpipeline.engine.correlation import Correlation
+from mlpipeline.engine.correlation import Correlation, TargetBlock
 from mlpipeline.engine.csvio import ReadReport
 from mlpipeline.engine.schema import Schema
 from mlpipeline.engine.sketch import DistinctSketch, ValueSketch
@@ -238,6 +238,7 @@ class StatisticsBuilder:
         self.accumulators = {a.name: _KINDS[a.type](a.type) for a in schema.attributes}
         target_type = schema.types.get(schema.target) if schema.target else None
         self.correlations: dict[str, Correlation] = {}
+        self.classes = target_type == "CATEGORICAL"
         if target_type in ("BINARY", "NUMERIC", "CATEGORICAL"):
             self.correlations = {
                 a.name: Correlation(a.type, classes=target_type == "CATEGORICAL")
@@ -249,8 +250,10 @@ class StatisticsBuilder:
         """Add a block of parsed records holding every schema attribute."""
         for name, accumulator in self.accumulators.items():
             accumulator.update(table[name])
-        for name, correlation in self.correlations.items():
-            correlation.update(table[name], table[self.schema.target])
+        if self.correlations:
+            target = TargetBlock(table[self.schema.target], self.classes)
+            for name, correlation in self.correlations.items():
+                correlation.update(table[name], target)
 
     def result(self, report: ReadReport) -> dict[str, Any]:
         """Return the statistics as JSON-compatible data."""

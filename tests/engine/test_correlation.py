@@ -4,17 +4,25 @@ import numpy as np
 import pytest
 from scipy.stats.contingency import association
 
-from mlpipeline.engine.correlation import Correlation, cramers_v, eta, pearson
+from mlpipeline.engine.correlation import (
+    Correlation,
+    TargetBlock,
+    cramers_v,
+    eta,
+    pearson,
+)
 from mlpipeline.engine.values import parse_column
 
 
 def _correlation(attr_type, cells, target_type, targets, blocks=1):
-    found = Correlation(attr_type, classes=target_type == "CATEGORICAL")
+    classes = target_type == "CATEGORICAL"
+    found = Correlation(attr_type, classes=classes)
     size = math.ceil(len(cells) / blocks)
     for start in range(0, len(cells), size):
+        target = parse_column(targets[start : start + size], target_type)
         found.update(
             parse_column(cells[start : start + size], attr_type),
-            parse_column(targets[start : start + size], target_type),
+            TargetBlock(target, classes),
         )
     return found.result()
 
@@ -31,6 +39,10 @@ def test_numeric_attribute_and_target_use_pearson():
 def test_numeric_attribute_and_class_target_use_the_correlation_ratio():
     found = _correlation("NUMERIC", ["1", "2", "3", "4"], "CATEGORICAL", list("aabb"))
     assert found == pytest.approx(math.sqrt(4 / 5))
+    split = _correlation(
+        "NUMERIC", ["1", "2", "3", "4"], "CATEGORICAL", list("abab"), blocks=2
+    )
+    assert split == pytest.approx(math.sqrt(0.2))
     assert eta({"a": [2, 3.0, 5.0], "b": [2, 7.0, 25.0]}) == pytest.approx(
         math.sqrt(0.8)
     )
