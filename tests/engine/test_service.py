@@ -2,6 +2,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import threading
 
 import numpy as np
@@ -437,6 +438,18 @@ def test_model_request_checks(engine, data_source):
         engine.get_ml_model(MLModelId="m")
 
 
+def test_empty_recipe_means_the_suggested_recipe(engine, trained):
+    engine.create_ml_model(
+        MLModelId="ml-empty",
+        MLModelType="BINARY",
+        TrainingDataSourceId="ds-train",
+        Recipe="",
+    )
+    suggested = engine.get_ml_model(MLModelId=trained, Verbose=True)["Recipe"]
+    found = engine.get_ml_model(MLModelId="ml-empty", Verbose=True)
+    assert found["Status"] == "COMPLETED" and found["Recipe"] == suggested
+
+
 def test_user_recipe_from_store_is_used(engine, store, data_source):
     data_source("ds", binary_rows(100), ATTRS, "y")
     recipe = '{"outputs": ["c", "normalize(x)"]}'
@@ -480,6 +493,25 @@ def test_more_than_100_classes_fails(engine, data_source):
     model = engine.get_ml_model(MLModelId="m")
     assert model["Status"] == "FAILED"
     assert "101 classes" in model["Message"] and "at most 100" in model["Message"]
+
+
+def test_hundred_classes_train_and_one_class_fails(engine, data_source):
+    attrs = [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("y", "CATEGORICAL")]
+    data_source("ds-100", [[i, "a", f"k{i % 100}"] for i in range(200)], attrs, "y")
+    engine.create_ml_model(
+        MLModelId="m100", MLModelType="MULTICLASS", TrainingDataSourceId="ds-100"
+    )
+    assert engine.get_ml_model(MLModelId="m100")["Status"] == "COMPLETED"
+    data_source("ds-1", [[i, "a", "only"] for i in range(20)], attrs, "y")
+    engine.create_ml_model(
+        MLModelId="m1", MLModelType="MULTICLASS", TrainingDataSourceId="ds-1"
+    )
+    model = engine.get_ml_model(MLModelId="m1")
+    assert model["Status"] == "FAILED"
+    assert model["Message"] == (
+        "The training target has the single class 'only'; a MULTICLASS model "
+        "needs at least 2."
+    )
 
 
 def test_model_size_limit_keeps_frequent_features(engine, store, data_source):
@@ -783,6 +815,10 @@ def test_default_endpoint_matches_amazon_host(store, trained):
     assert (
         info["EndpointUrl"]
         == "https://realtime.machinelearning.us-east-1.amazonaws.com"
+    )
+    # The VipURL pattern of Amazon ML's API model.
+    assert re.fullmatch(
+        r"https://[a-zA-Z0-9-.]*\.amazon(aws)?\.com[/]?", info["EndpointUrl"]
     )
 
 
