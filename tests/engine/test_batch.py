@@ -39,6 +39,18 @@ def _batch_source(engine, store, ds_id, lines, attributes, **schema):
     return name
 
 
+def _score(engine, store, model_id, lines, attributes=INPUT_ATTRS, **schema):
+    """Score raw CSV lines with a model; return the result file's lines."""
+    _batch_source(engine, store, "ds-in", lines, attributes, **schema)
+    engine.create_batch_prediction(
+        BatchPredictionId="bp",
+        MLModelId=model_id,
+        BatchPredictionDataSourceId="ds-in",
+        OutputUri="out",
+    )
+    return _result(store, "bp", "ds-in.csv")[1]
+
+
 def _result(store, bp_id, input_name, folder="out"):
     """Return the manifest and the result lines of a batch prediction."""
     base = f"{folder}/batch-prediction"
@@ -145,14 +157,7 @@ def test_multiclass_header_is_the_classes_and_every_class_is_scored(
     engine.create_ml_model(
         MLModelId="mc", MLModelType="MULTICLASS", TrainingDataSourceId="mc-train"
     )
-    _batch_source(engine, store, "ds-in", ["3,a", "5,c"], INPUT_ATTRS)
-    engine.create_batch_prediction(
-        BatchPredictionId="bp",
-        MLModelId="mc",
-        BatchPredictionDataSourceId="ds-in",
-        OutputUri="out",
-    )
-    _, lines = _result(store, "bp", "ds-in.csv")
+    lines = _score(engine, store, "mc", ["3,a", "5,c"])
     assert lines[0] == "A,B,C"
     predictor = engine.load_model("mc")
     for line, (x, c) in zip(lines[1:3], [("3", "a"), ("5", "c")], strict=True):
@@ -167,14 +172,7 @@ def test_regression_header_is_score(engine, store, data_source):
     engine.create_ml_model(
         MLModelId="r", MLModelType="REGRESSION", TrainingDataSourceId="r-train"
     )
-    _batch_source(engine, store, "ds-in", ["10,a"], INPUT_ATTRS)
-    engine.create_batch_prediction(
-        BatchPredictionId="bp",
-        MLModelId="r",
-        BatchPredictionDataSourceId="ds-in",
-        OutputUri="out",
-    )
-    _, lines = _result(store, "bp", "ds-in.csv")
+    lines = _score(engine, store, "r", ["10,a"])
     value = engine.load_model("r").predict({"x": "10", "c": "a"})["predictedValue"]
     assert lines == ["score", format_score(value, 7), ""]
 
@@ -200,14 +198,7 @@ def test_class_names_needing_quotes_are_quoted(engine, store, data_source):
     engine.create_ml_model(
         MLModelId="q", MLModelType="MULTICLASS", TrainingDataSourceId="q-train"
     )
-    _batch_source(engine, store, "ds-in", ["3"], [("x", "NUMERIC")])
-    engine.create_batch_prediction(
-        BatchPredictionId="bp",
-        MLModelId="q",
-        BatchPredictionDataSourceId="ds-in",
-        OutputUri="out",
-    )
-    _, lines = _result(store, "bp", "ds-in.csv")
+    lines = _score(engine, store, "q", ["3"], [("x", "NUMERIC")])
     assert lines[0] == '"big, red",small'
     assert next(csv.reader(io.StringIO(lines[0]))) == ["big, red", "small"]
 
