@@ -64,3 +64,9 @@ class DjangoStore:
 
     def size(self, name: str) -> int:
         return self.storage.size(check_name(name))
+
+    def listdir(self, folder: str) -> list[str]:
+        try:
+            return sorted(self.storage.listdir(check_name(folder))[1])
+        except FileNotFoundError:
+            return []

@@ -152,7 +152,7 @@ def serving(insured_rows):
             "model",
             "Step 'mlmodel' failed: ml-insurance-{run.pk}-{run.token} says: "
             "Internal error: OSError: [Errno 28] No space left on device: "
-            "'engine/mlmodels/ml-insurance-{run.pk}-{run.token}.npz'",
+            "'engine/mlmodels/files/ml-insurance-{run.pk}-{run.token}.npz'",
             ["mlmodel ml-insurance-{run.pk}-{run.token} was left FAILED"],
         ),
     ],

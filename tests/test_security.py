@@ -291,7 +291,7 @@ def test_no_module_unpickles_and_every_numpy_load_refuses_pickles():
 
 
 def test_a_served_model_whose_weights_were_replaced_by_a_pickle_is_refused(client, run):
-    weights = f"engine/mlmodels/{run.model_id}.npz"
+    weights = f"engine/mlmodels/files/{run.model_id}.npz"
     default_storage.delete(weights)
     default_storage.save(weights, __import__("io").BytesIO(b"\x80\x04K\x01."))
 

@@ -14,11 +14,10 @@ import scipy.sparse as sp
 from mlpipeline.engine import DirectoryStore, Engine, EngineError
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.sgd import SGDTrainer
-from tests.engine.conftest import csv_bytes, schema_json
-from tests.engine.test_service import ATTRS, TRAIN, binary_rows
+from tests.engine.conftest import ATTRS, TRAIN, binary_rows, csv_bytes, schema_json
 
 MODEL = dict(MLModelId="ml-1", MLModelType="BINARY", TrainingDataSourceId="ds-train")
-WEIGHTS = "engine/mlmodels/ml-1.npz"
+WEIGHTS = "engine/mlmodels/files/ml-1.npz"
 
 
 class FullDisk(DirectoryStore):
@@ -68,7 +67,7 @@ def test_a_job_failed_by_its_store_runs_again_when_created_again(full_disk):
     assert (failed["Status"], failed["Message"]) == (
         "FAILED",
         "Internal error: OSError: [Errno 28] No space left on device: "
-        "'engine/mlmodels/ml-1.npz'",
+        "'engine/mlmodels/files/ml-1.npz'",
     )
     assert engine.get_ml_model(MLModelId="ml-1")["Status"] == "COMPLETED"
     assert engine.load_model("ml-1").predict({"x": "3", "c": "a"})["predictedLabel"]
@@ -86,6 +85,18 @@ def test_a_job_failed_by_its_data_stays_failed_when_created_again(engine, data_s
     assert first["Status"] == again["Status"] == "FAILED"
     assert again["FinishedAt"] == first["FinishedAt"]
     assert again["Message"] == first["Message"]
+
+
+def test_values_whose_squares_overflow_leave_the_correlation_undefined(
+    engine, data_source
+):
+    rows = [[1e300 if i % 10 == 0 else i, "a", "yes" if i % 2 else "no"]
+            for i in range(100)]  # fmt: skip
+
+    found = data_source("ds-train", rows, ATTRS, "y", TRAIN)
+
+    assert found["Status"] == "COMPLETED"
+    assert found["Statistics"]["attributes"]["x"]["correlation"] is None
 
 
 def test_overflowing_training_fails_with_a_message_naming_the_remedy():

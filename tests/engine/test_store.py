@@ -53,3 +53,13 @@ def test_names_with_nul_bytes_or_backslashes_are_rejected(tmp_path, name, what):
 
     assert str(refused.value) == message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_listdir_names_files_of_one_folder(tmp_path):
+    store = DirectoryStore(tmp_path)
+    store.write("d/b.json", b"1")
+    store.write("d/a.json", b"2")
+    store.write("d/sub/c.json", b"3")
+    (tmp_path / "d" / ".tmp-partial").write_bytes(b"")
+    assert store.listdir("d") == ["a.json", "b.json"]
+    assert store.listdir("missing") == []
