@@ -26,6 +26,7 @@ from django.utils import timezone
 from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.expanders import DatePartsExpander, Expander
 from mlpipeline.pipeline import BINARY, MODEL_TYPES, MULTICLASS, REGRESSION, Pipeline
+from mlpipeline.split import SplitRule
 
 __all__ = ["ATTRIBUTE_TYPES", "FIELD_TYPES", "Layout", "format_value", "layout_for"]
 
@@ -102,6 +103,8 @@ class Layout:
     row_id: str | None = None
     excluded: list[str] = field(default_factory=list)
     formatters: list[Callable[[Any], str]] = field(default_factory=list)
+    #: Which rows train and which evaluate (see :mod:`mlpipeline.split`).
+    split: SplitRule | None = None
 
     @property
     def attribute_names(self) -> list[str]:
@@ -247,6 +250,7 @@ def layout_for(pipeline: Pipeline) -> Layout:
         row_id=pipeline.row_id,
         excluded=list(pipeline.excluded),
         formatters=formatters,
+        split=SplitRule(pipeline.get_seed(), pipeline.train_percent),
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import Layout
+from mlpipeline.split import PK_COLUMN, SplitWriter, split_keys
 
 __all__ = ["TransformResult", "expand_row", "schema_path", "transform"]
 
@@ -35,6 +36,8 @@ class TransformResult:
     #: Rows per target value (classifiers only; at most 1,000 values).
     target_counts: Counter[str] = field(default_factory=Counter)
     missing_targets: int = 0
+    #: Rows written to each side's file (see :mod:`mlpipeline.split`).
+    split_rows: dict[str, int] = field(default_factory=dict)
 
 
 def schema_path(features_path: Path) -> Path:
@@ -45,16 +48,19 @@ def schema_path(features_path: Path) -> Path:
 def transform(
     layout: Layout, rows_path: Path, features_path: Path, *, batch_size: int = 8192
 ) -> TransformResult:
-    """Expand the extracted rows at ``rows_path`` into ``features_path``.
+    """Expand the extracted rows at ``rows_path`` into features files.
 
     Rows are read, expanded and written ``batch_size`` at a time: each
     expander gets a whole column of the batch (see
     :meth:`~mlpipeline.expanders.Expander.expand_batch`), and the CSV writer
-    a batch of rows. Beside the features file goes its Amazon ML data
-    schema (``<features file>.schema``). Raise :class:`DataError` naming the
+    a batch of rows. Each row goes to the training or the evaluation file
+    named by :func:`~mlpipeline.split.split_paths` of ``features_path``, as
+    the layout's split rule assigns its primary key (the extracted rows'
+    first column). Beside them goes their Amazon ML data schema
+    (``<features_path>.schema``). Raise :class:`DataError` naming the
     pipeline, the row and the value when an expander rejects a value, when
-    there is no row, or when a classifier's target has fewer than two
-    classes.
+    there is no row, when a side gets no row, or when a classifier's target
+    has fewer than two classes.
     """
     target_index = layout.attribute_names.index(layout.target)
     classify = layout.model_type != "REGRESSION"
@@ -64,23 +70,22 @@ def transform(
 
     with (
         open(rows_path, newline="", encoding="utf-8") as source,
-        open(features_path, "w", newline="", encoding="utf-8") as sink,
+        SplitWriter(features_path, layout.split, layout.attribute_names) as sink,
     ):
         reader = csv.reader(source)
         header = next(reader, None)
-        if header != layout.columns:
+        if header != [PK_COLUMN, *layout.columns]:
             raise DataError(
                 f"Pipeline {layout.pipeline!r}: {rows_path} has the columns "
-                f"{header!r}, not {layout.columns!r}; extract again."
+                f"{header!r}, not {[PK_COLUMN, *layout.columns]!r}; extract again."
             )
-        writer = csv.writer(sink, lineterminator="\n")
-        writer.writerow(layout.attribute_names)
         counts = result.target_counts
         width = len(layout.columns)
         while batch := list(itertools.islice(reader, batch_size)):
             first_line = result.rows + 2
+            keys, batch = split_keys(batch)
             columns = _expand_batch(layout, batch, width, first_line)
-            writer.writerows(zip(*columns, strict=True))
+            sink.writerows(keys, zip(*columns, strict=True))
             result.rows += len(batch)
             targets = Counter(columns[target_index])
             result.missing_targets += targets.pop("", 0)
@@ -92,6 +97,8 @@ def transform(
                         counts[value] += count
 
     _check_rows(layout, result)
+    sink.check(layout.pipeline)
+    result.split_rows = sink.rows
     result.schema_path.write_text(layout.schema_json(), encoding="utf-8")
     return result
 

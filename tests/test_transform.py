@@ -26,34 +26,58 @@ class InsurancePipeline(Pipeline):
 
 
 def write_rows(path, rows):
+    """Write extracted rows: a header, then rows; keys 1, 2, ... go first."""
+    header, *values = rows
+    keyed = [["(primary key)", *header]]
+    keyed += [[str(pk), *row] for pk, row in enumerate(values, start=1)]
     with open(path, "w", newline="") as file:
-        csv.writer(file, lineterminator="\n").writerows(rows)
+        csv.writer(file, lineterminator="\n").writerows(keyed)
     return path
+
+
+def read_features(tmp_path):
+    """Return the rows of the training and the evaluation file."""
+    written = {}
+    for kind in ("train", "evaluation"):
+        with open(tmp_path / f"features-{kind}.csv", newline="") as file:
+            written[kind] = list(csv.reader(file))
+    return written
 
 
 def test_transform_expands_rows_and_writes_the_schema_beside(tmp_path):
     layout = layout_for(PlanPipeline())
     rows = write_rows(
         tmp_path / "rows.csv",
-        [["number", "plan"], ["AB1", "gold"], ["Z9Z9", "silver"], ["", "gold"]],
-    )
+        [["number", "plan"], ["AB1", "gold"], ["Z9Z9", "silver"], ["", "gold"],
+         ["C", "gold"]],
+    )  # fmt: skip
 
     result = transform(layout, rows, tmp_path / "features.csv")
 
-    with open(tmp_path / "features.csv", newline="") as file:
-        written = list(csv.reader(file))
-    assert written == [
-        ["number_length", "number_base_10", "number_digit_1", "number_digit_2",
-         "number_digit_3", "number_digit_4", "plan"],
-        ["3", str(int("AB1", 36)), "10", "11", "1", "", "gold"],
-        ["4", str(int("Z9Z9", 36)), "35", "9", "35", "9", "silver"],
-        ["", "", "", "", "", "", "gold"],
+    # Key 1 evaluates and keys 2 to 4 train, by sha256("plans|<key>").
+    header = [
+        "number_length", "number_base_10", "number_digit_1", "number_digit_2",
+        "number_digit_3", "number_digit_4", "plan",
     ]  # fmt: skip
-    assert result.rows == 3
-    assert result.target_counts == {"gold": 2, "silver": 1}
+    assert read_features(tmp_path) == {
+        "train": [
+            header,
+            ["4", str(int("Z9Z9", 36)), "35", "9", "35", "9", "silver"],
+            ["", "", "", "", "", "", "gold"],
+            ["1", "12", "12", "", "", "", "gold"],
+        ],
+        "evaluation": [
+            header,
+            ["3", str(int("AB1", 36)), "10", "11", "1", "", "gold"],
+        ],
+    }
+    assert not (tmp_path / "features.csv").exists()
+    assert result.rows == 4
+    assert result.split_rows == {"train": 3, "evaluation": 1}
+    assert result.target_counts == {"gold": 3, "silver": 1}
     schema = json.loads((tmp_path / "features.csv.schema").read_text())
     assert schema["targetAttributeName"] == "plan"
-    assert [a["attributeName"] for a in schema["attributes"]] == written[0]
+    assert [a["attributeName"] for a in schema["attributes"]] == header
 
 
 def test_expander_error_names_pipeline_row_and_value(tmp_path):

@@ -57,3 +57,15 @@ class EmbeddedBackend(Backend):
 
     def delete_upload(self, location: str) -> None:
         self.storage.delete(location)
+
+    def delete(self, kind: str, entity_id: str) -> None:
+        """Delete an entity; a model's weights and feature space files too.
+
+        The engine marks a deleted model DELETED and keeps its document
+        readable, as Amazon ML does; the files that only predictions need
+        go, first, so that a deletion cut short is done again in full.
+        """
+        if kind == "mlmodel":
+            for name in self.client.model_files(entity_id).values():
+                self.storage.delete(name)
+        super().delete(kind, entity_id)

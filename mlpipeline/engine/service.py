@@ -78,6 +78,8 @@ _DATA_SPEC_KEYS = frozenset(
 )
 _LABELS = {"datasource": "DataSource", "mlmodel": "MLModel", "evaluation": "Evaluation"}
 _RUNNING = ("PENDING", "INPROGRESS")
+#: A trained model's files beside its document, by role: store name suffix.
+_MODEL_FILES = {"weights": ".npz", "space": ".features.json"}
 _PREDICTOR_CACHE = 16
 
 
@@ -493,10 +495,7 @@ class Engine:
             "schema": source["schema"],
             "recipe": recipe_text,
         }
-        files = {
-            "weights": self._repo.name("mlmodel", entity_id, ".npz"),
-            "space": self._repo.name("mlmodel", entity_id, ".features.json"),
-        }
+        files = self.model_files(entity_id)
 
         def work(doc: dict[str, Any]) -> None:
             ready = self._await("datasource", TrainingDataSourceId)
@@ -612,6 +611,19 @@ class Engine:
             self._predictors.pop(MLModelId, None)
         return {"MLModelId": MLModelId}
 
+    def model_files(self, model_id: str) -> dict[str, str]:
+        """Return the store names of a model's trained files, by role.
+
+        ``"weights"`` (npz) and ``"space"`` (the fitted feature space,
+        JSON). DeleteMLModel keeps them, as it keeps the model's document,
+        so that a deleted model stays readable with Get; a caller that wants
+        the storage back deletes these files once the model is DELETED.
+        """
+        return {
+            role: self._repo.name("mlmodel", model_id, suffix)
+            for role, suffix in _MODEL_FILES.items()
+        }
+
     def load_model(self, model_id: str) -> Predictor:
         """Return the predictor of a COMPLETED model, loading it once.
 
@@ -635,12 +647,9 @@ class Engine:
             raise InvalidInputException(
                 f"MLModel {model_id!r} is {document['api']['Status']}, not COMPLETED."
             )
-        space = json.loads(
-            self._repo.read_bytes(
-                self._repo.name("mlmodel", model_id, ".features.json")
-            )
-        )
-        weights = self._repo.read_bytes(self._repo.name("mlmodel", model_id, ".npz"))
+        files = self.model_files(model_id)
+        space = json.loads(self._repo.read_bytes(files["space"]))
+        weights = self._repo.read_bytes(files["weights"])
         predictor = Predictor.from_files(document["meta"], space, weights)
         if "ScoreThreshold" in document["api"]:
             predictor.score_threshold = document["api"]["ScoreThreshold"]
