@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # BENCH_HTTP_PORT moves gunicorn when several people share one machine.
 HTTP_PORT = int(os.environ.get("BENCH_HTTP_PORT", "18150"))
+#: The token the HTTP stage's server accepts and its requests carry.
+HTTP_TOKEN = "bench-token"
 _SIZES = {"k": 1_000, "m": 1_000_000}
 
 
@@ -396,7 +398,11 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
 
     run = serving_run("bench_policy")
     records = _records(200)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "MLPIPELINE_API_TOKENS": HTTP_TOKEN,
+    }
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -436,7 +442,11 @@ def _post(connection: http.client.HTTPConnection, url: str, record: dict) -> int
         "POST",
         url,
         body,
-        {"Content-Type": "application/json", "Connection": "keep-alive"},
+        {
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+            "Authorization": f"Bearer {HTTP_TOKEN}",
+        },
     )
     response = connection.getresponse()
     response.read()
