@@ -97,6 +97,8 @@ def record(run: Run) -> TrainedModel:
         metric_value=run.metric_value,
         baseline=run.baseline,
         evaluation=run.evaluation,
+        # The engine's evaluation reports it; Amazon ML's gives no histogram.
+        distribution=(run.evaluation or {}).get("histogram"),
         library_versions=_library_versions(),
         trained_at=steps["model"].finished_at if "model" in steps else None,
     )

@@ -45,7 +45,14 @@ import scipy
 from mlpipeline.engine.csvio import ReadReport, read_records
 from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
-from mlpipeline.engine.metrics import binary_auc, confusion_matrix, macro_f1, rmse
+from mlpipeline.engine.metrics import (
+    binary_auc,
+    confusion_matrix,
+    macro_f1,
+    residual_histogram,
+    rmse,
+    score_histogram,
+)
 from mlpipeline.engine.params import TrainingParameters
 from mlpipeline.engine.predictor import DEFAULT_THRESHOLD, Predictor
 from mlpipeline.engine.recipe import parse_recipe, suggest_recipe
@@ -454,7 +461,9 @@ def evaluate_model(
         ``PerformanceMetrics.Properties``: one metric name to ``str(value)``.
     report : dict
         The engine's ``Report``: metric, value, baseline, record counts and,
-        for classifiers, the confusion matrix.
+        for classifiers, the confusion matrix; under ``histogram``, the
+        scores per true class (BINARY) or the residuals (REGRESSION), see
+        :func:`~mlpipeline.engine.metrics.score_histogram`.
 
     Raises
     ------
@@ -489,6 +498,7 @@ def evaluate_model(
     if model_type == "REGRESSION":
         value = rmse(truth, scores)
         baseline = rmse(truth, np.full(len(truth), meta["target_mean"]))
+        result["histogram"] = residual_histogram(truth, scores)
     else:
         true_labels = (
             [str(int(v)) for v in truth] if model_type == "BINARY" else list(truth)
@@ -504,6 +514,7 @@ def evaluate_model(
             value, baseline = binary_auc(truth, scores), 0.5
             labels = ["0", "1"]
             result["score_threshold"] = threshold
+            result["histogram"] = score_histogram(truth, scores, threshold)
         else:
             value = macro_f1(true_labels, predicted)
             counts = training["class_counts"]
