@@ -1,4 +1,4 @@
-"""Transform: expand extracted rows into the features file and its schema."""
+"""Transform: expand extracted rows into the features files and schema."""
 
 from __future__ import annotations
 

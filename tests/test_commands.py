@@ -82,8 +82,12 @@ def test_only_transform_then_only_load(registered, insured_rows):
     registered(InsurancePipeline)
 
     out, _ = run_learn("cmd_insurance", only="transform")
-    assert out.startswith("cmd_insurance: run ")
-    assert "transformed 400 rows" in out
+    run = Run.objects.get()
+    folder = run.features_file.removesuffix("features.csv")
+    assert out == (
+        f"cmd_insurance: run {run.pk} transformed 400 rows into "
+        f"{folder}features-train.csv and {folder}features-evaluation.csv\n"
+    )
 
     out, _ = run_learn("cmd_insurance", only="load")
     assert "BinaryAUC" in out
