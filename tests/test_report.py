@@ -152,16 +152,20 @@ def test_an_amazon_ml_model_shows_the_metric_only_and_says_why():
     )
 
 
-@pytest.mark.django_db
-def test_admin_model_page_shows_the_binary_report(admin_client, insured_rows):
-    run = learn(InsurancePipeline())
+def learn_and_open(admin_client, pipeline):
+    """Learn ``pipeline``; return its run, its model and the model's page."""
+    run = learn(pipeline())
     model = run.trained_model
-
     response = admin_client.get(
         reverse("admin:mlpipeline_trainedmodel_change", args=[model.pk])
     )
+    return run, model, response.content.decode()
 
-    page = response.content.decode()
+
+@pytest.mark.django_db
+def test_admin_model_page_shows_the_binary_report(admin_client, insured_rows):
+    run, model, page = learn_and_open(admin_client, InsurancePipeline)
+
     assert "Score threshold: 0.5" in page
     assert '<table class="confusion-matrix">' in page
     assert model.distribution == run.evaluation["histogram"]
@@ -175,14 +179,8 @@ def test_admin_model_page_shows_the_binary_report(admin_client, insured_rows):
 
 @pytest.mark.django_db
 def test_admin_model_page_shows_the_regression_report(admin_client, insured_rows):
-    run = learn(AgePipeline())
-    model = run.trained_model
+    run, model, page = learn_and_open(admin_client, AgePipeline)
 
-    response = admin_client.get(
-        reverse("admin:mlpipeline_trainedmodel_change", args=[model.pk])
-    )
-
-    page = response.content.decode()
     distribution = model.distribution
     assert distribution["kind"] == "residual"
     drawn = sum(distribution["counts"])

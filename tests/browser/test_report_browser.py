@@ -1,42 +1,11 @@
 """A model's score or residual chart, drawn by Chromium in the admin."""
 
 import pytest
-from django.contrib.auth.models import User
 
-from mlpipeline import Pipeline
 from mlpipeline.learn import learn
-from project.demo.models import Insured
+from tests.test_report import AgePipeline, InsurancePipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class InsurancePipeline(Pipeline):
-    name = "insurance"
-    model = Insured
-    fields = ["age", "married", "insurance"]
-    target = "insurance"
-
-
-class AgePipeline(Pipeline):
-    name = "ages"
-    model = Insured
-    fields = ["married", "insurance", "family", "age"]
-    target = "age"
-
-
-def open_model_page(live_server, page, model):
-    User.objects.get_or_create(
-        username="ada", defaults={"is_staff": True, "is_superuser": True}
-    )
-    user = User.objects.get(username="ada")
-    user.set_password("a long password")
-    user.save()
-    url = f"/admin/mlpipeline/trainedmodel/{model.pk}/change/"
-    page.goto(f"{live_server.url}/admin/login/?next={url}")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "a long password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("figure.distribution svg")
 
 
 def drawn_bars(page):
@@ -57,12 +26,13 @@ def drawn_bars(page):
     ],
 )
 def test_the_model_page_draws_its_distribution(
-    live_server, page, screenshot, insured_rows, pipeline, kind, bars, marker
+    live_server, page, screenshot, sign_in, insured_rows, pipeline, kind, bars, marker
 ):
     model = learn(pipeline()).trained_model
     distribution = model.distribution
 
-    open_model_page(live_server, page, model)
+    sign_in(f"/admin/mlpipeline/trainedmodel/{model.pk}/change/")
+    page.wait_for_selector("figure.distribution svg")
 
     figure = page.locator("figure.distribution")
     assert figure.get_attribute("data-kind") == kind
