@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
 from mlpipeline import registry
+from mlpipeline.admin_statistics import StatisticsAdmin
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
@@ -135,11 +136,11 @@ class PipelineAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(StatisticsAdmin):
     list_display = [
         "pk", "pipeline", "status", "trigger", "model_type", "metric_name",
-        "metric_value", "baseline", "rows_extracted", "rows_train",
-        "rows_evaluation", "started_at",
+        "metric_value", "baseline", "rows_extracted", "rows_rejected",
+        "rows_train", "rows_evaluation", "started_at",
     ]  # fmt: skip
     list_filter = ["pipeline", "status", "trigger", "model_type", "backend"]
     inlines = [RunStepInline]
@@ -171,7 +172,7 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainedModel)
-class TrainedModelAdmin(admin.ModelAdmin):
+class TrainedModelAdmin(StatisticsAdmin):
     list_display = [
         "pk", "pipeline", "model_id", "decision", "metric_name", "metric_value",
         "baseline", "compared_with", "decided_by", "created_at",

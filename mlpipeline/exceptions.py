@@ -21,6 +21,8 @@ carrying the service's message.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BackendError",
     "DataError",
@@ -38,7 +40,22 @@ class MlpipelineError(Exception):
 
 
 class PipelineDeclarationError(MlpipelineError):
-    """A pipeline names a field, type or option that cannot work."""
+    """A pipeline names a field, type or option that cannot work.
+
+    ``code`` is the id of the system check that reports it (``E001`` is
+    reported as ``mlpipeline.E001``, see :mod:`mlpipeline.checks`), ``hint``
+    says what to change and ``obj`` is what is at fault: a model field, or
+    ``None`` for the pipeline itself. The message is followed by the hint.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "E010", hint: str = "", obj: Any = None
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.hint = hint
+        self.obj = obj
+        super().__init__(f"{message} {hint}" if hint else message)
 
 
 class DataError(MlpipelineError):

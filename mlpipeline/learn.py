@@ -25,15 +25,15 @@ from mlpipeline import lock, registry
 from mlpipeline.backends import get_backend
 from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
-from mlpipeline.exceptions import RunNotFound
+from mlpipeline.exceptions import DataError, RunNotFound
 from mlpipeline.extract import extract
 from mlpipeline.load import Loader
-from mlpipeline.models import Run
+from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
 from mlpipeline.signals import run_failed, run_succeeded
 from mlpipeline.split import split_paths
-from mlpipeline.transform import transform
+from mlpipeline.transform import TransformResult, transform
 
 __all__ = ["STEPS", "learn", "resume", "start"]
 
@@ -198,23 +198,43 @@ def _extract_and_transform(
         run.rows_extracted = extract(
             pipeline, layout, rows_path, chunk_size=chunk_size, progress=report
         )
-        step.record(rows=run.rows_extracted, chunk_size=chunk_size)
+        step.record(
+            rows=run.rows_extracted, chunk_size=chunk_size, columns=layout.columns
+        )
     run.save()
 
     with run.step("transform") as step:
-        result = transform(layout, rows_path, features_path)
+        try:
+            result = transform(layout, rows_path, features_path)
+        except DataError as err:
+            # Rows refused: keep what the transform counted on the run.
+            counted = getattr(err, "result", None)
+            if counted is not None:
+                _record_transform(run, step, counted)
+            raise
         rows_path.unlink()
-        step.record(
-            rows=result.rows,
-            split_rows=result.split_rows,
-            missing_targets=result.missing_targets,
-            target_counts=dict(result.target_counts.most_common(100)),
-        )
-    run.rows_written = result.rows
-    run.features_file = str(features_path)
-    run.schema = layout.schema()
-    run.split = layout.split.as_dict()
+        _record_transform(run, step, result)
+        run.features_file = str(features_path)
+        run.schema = result.schema
+        run.split = layout.split.as_dict()
+        run.check_counts()
     run.save()
+
+
+def _record_transform(run: Run, step: RunStep, result: TransformResult) -> None:
+    """Put what the transform counted on the run and on its step."""
+    run.rows_written = result.rows
+    run.rows_rejected = result.rejected
+    run.rejections = result.rejections
+    run.save()
+    step.record(
+        rows=result.rows,
+        split_rows=result.split_rows,
+        rejected=result.rejected,
+        missing_targets=result.missing_targets,
+        target_counts=dict(result.target_counts.most_common(100)),
+        warnings=result.warnings,
+    )
 
 
 def _transformed(features_path: Path) -> bool:

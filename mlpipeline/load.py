@@ -17,7 +17,7 @@ from typing import Any
 
 from mlpipeline import preflight
 from mlpipeline.backends import Backend
-from mlpipeline.exceptions import DataError, PipelineDeclarationError
+from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
@@ -117,7 +117,8 @@ class Loader:
         failing step is recorded; nothing after that step is created.
         """
         ids = entity_ids(run)
-        schema = layout.schema()
+        # The transform's schema: it excludes what the rows showed useless.
+        schema = run.schema or layout.schema()
         files = split_paths(path)
 
         if run.completed_step("upload") is None:
@@ -148,7 +149,7 @@ class Loader:
             )
             setattr(run, f"rows_{kind}", detail["rows"])
         run.save()
-        _check_counts(run)
+        run.check_counts()
 
         parameters = training_parameters(pipeline)
         self._step(
@@ -313,15 +314,6 @@ class Loader:
             self.backend.create_realtime_endpoint(model)
         info = self.backend.wait_for_endpoint(model)
         step.record(url=info["EndpointUrl"])
-
-
-def _check_counts(run: Run) -> None:
-    counts = (run.rows_train, run.rows_evaluation)
-    if None not in counts and sum(counts) != run.rows_written:
-        raise DataError(
-            f"Pipeline {run.pipeline!r} run {run.pk}: the data sources hold "
-            f"{counts[0]} + {counts[1]} rows, but {run.rows_written} were written."
-        )
 
 
 def _warn_invalid(pipeline: str, kind: str, data_source: dict[str, Any]) -> None:

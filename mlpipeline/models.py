@@ -22,6 +22,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from mlpipeline.exceptions import DataError
+
 __all__ = ["PipelineState", "Run", "RunStep", "TrainedModel"]
 
 
@@ -115,8 +117,12 @@ class Run(models.Model):
     model_type = models.CharField(max_length=20, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Rows counted at each step; :meth:`check_counts` says how they add up.
     rows_extracted = models.PositiveBigIntegerField(null=True, blank=True)
     rows_written = models.PositiveBigIntegerField(null=True, blank=True)
+    rows_rejected = models.PositiveBigIntegerField(null=True, blank=True)
+    #: The first few rejected rows: each names its line and its value.
+    rejections = models.JSONField(default=list, blank=True)
     rows_train = models.PositiveBigIntegerField(null=True, blank=True)
     rows_evaluation = models.PositiveBigIntegerField(null=True, blank=True)
     features_file = models.CharField(max_length=500, blank=True)
@@ -184,6 +190,26 @@ class Run(models.Model):
             {"at": timezone.now().isoformat(), "event": event, "detail": detail}
         )
         self.save(update_fields=["events"])
+
+    def check_counts(self) -> None:
+        """Raise :class:`DataError` unless the row counts known so far add up.
+
+        Every extracted row is either written or rejected, and every
+        written row goes to training or to evaluation.
+        """
+        extracted, written = self.rows_extracted, self.rows_written
+        rejected = self.rows_rejected or 0
+        if None not in (extracted, written) and extracted != written + rejected:
+            raise DataError(
+                f"Pipeline {self.pipeline!r} run {self.pk}: {extracted} rows were "
+                f"extracted, but {written} written and {rejected} rejected."
+            )
+        split = (self.rows_train, self.rows_evaluation)
+        if None not in (written, *split) and sum(split) != written:
+            raise DataError(
+                f"Pipeline {self.pipeline!r} run {self.pk}: the data sources hold "
+                f"{split[0]} + {split[1]} rows, but {written} were written."
+            )
 
     def fail(self, error: BaseException) -> None:
         self.status = self.Status.FAILED

@@ -84,6 +84,10 @@ class Pipeline:
     recipe: ClassVar[str | None] = None
     #: Alias in MLPIPELINE_BACKENDS; MLPIPELINE_DEFAULT_BACKEND when not set.
     backend: ClassVar[str | None] = None
+    #: Largest share of the extracted rows that the transform may reject (a
+    #: value an expander cannot read) and leave out of the features file; a
+    #: run rejecting more fails, naming the first rows. 0 rejects none.
+    max_rejected: ClassVar[float] = 0.001
     #: Rows per database round trip; MLPIPELINE_CHUNK_SIZE when not set.
     chunk_size: ClassVar[int | None] = None
 

@@ -11,7 +11,9 @@ jobs. It checks, from the service's limits (spec sections 3, 12.2 and 16):
   recipe of at most 131,071 characters;
 * the training parameters, when the backend asks for it (the embedded
   engine checks them itself when the model is created);
-* the features files: no observation (line) over 102,400 bytes.
+* the features files: each one's header is the schema's attributes (else
+  the first column that differs is named), and no observation (line) is
+  over 102,400 bytes.
 
 The number of classes (at least two, at most 100 for MULTICLASS) is checked
 by the transform step while it writes the file, earlier still.
@@ -23,6 +25,7 @@ rows :class:`~mlpipeline.exceptions.DataError`.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -34,6 +37,7 @@ from mlpipeline.engine.errors import InvalidInputException
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.schema import Layout
+from mlpipeline.transform import check_header
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_SCHEMA_CHARS", "check"]
 
@@ -103,6 +107,9 @@ def _check_schema(layout: Layout, recipe: str | None) -> None:
 
 
 def _check_rows(layout: Layout, path: Path) -> None:
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), None)
+    check_header(layout.pipeline, path, header, layout.attribute_names)
     with open(path, "rb") as handle:
         for line_no, line in enumerate(handle, start=1):
             size = len(line.rstrip(b"\r\n"))

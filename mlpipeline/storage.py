@@ -52,3 +52,9 @@ class DjangoStore:
 
     def size(self, name: str) -> int:
         return self.storage.size(name)
+
+    def listdir(self, folder: str) -> list[str]:
+        try:
+            return sorted(self.storage.listdir(folder)[1])
+        except FileNotFoundError:
+            return []

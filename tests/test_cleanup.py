@@ -103,7 +103,7 @@ def statuses(run):
         "files": [default_storage.exists(name) for name in uploads(run)],
         # The trained model's weights and feature space.
         "artifacts": [
-            default_storage.exists(f"engine/mlmodels/{run.model_id}{suffix}")
+            default_storage.exists(f"engine/mlmodels/files/{run.model_id}{suffix}")
             for suffix in (".npz", ".features.json")
         ],
     }
@@ -151,6 +151,27 @@ def test_cleanup_deletes_what_a_run_superseded_past_the_retention_left(
         "details",
     }
     assert cleanup() == []
+
+
+def test_model_files_where_older_engines_kept_them_are_deleted_too(insured_rows):
+    oldest = learn_at(40)
+    learn_at(30)
+    learn_at(1)
+    # Engines before the files/ folder kept a model's files beside it.
+    for suffix in (".npz", ".features.json"):
+        with default_storage.open(
+            f"engine/mlmodels/files/{oldest.model_id}{suffix}"
+        ) as file:
+            default_storage.save(f"engine/mlmodels/{oldest.model_id}{suffix}", file)
+        default_storage.delete(f"engine/mlmodels/files/{oldest.model_id}{suffix}")
+
+    (cleaned,) = cleanup()
+
+    assert cleaned.run == oldest
+    assert [
+        default_storage.exists(f"engine/mlmodels/{oldest.model_id}{suffix}")
+        for suffix in (".npz", ".features.json", ".json")
+    ] == [False, False, True]
 
 
 def test_retention_counts_from_when_a_newer_model_took_over(insured_rows):

@@ -165,3 +165,40 @@ def test_iterator_formats_dates_like_the_formatter(tmp_path):
         "(primary key),meal,arrival_date,is_repeated_guest,avg_price_per_room",
         f"{booking.pk},a b,2017-03-04,1,0.1",
     ]
+
+
+@postgres_only
+def test_field_types_with_a_sql_rendering_copy_alike(tmp_path, monkeypatch):
+    from tests.fieldzoo.models import Keeper, Specimen
+
+    class Zoo(Pipeline):
+        model = Specimen
+        fields = [
+            "char", "char_null", "text", "email", "slug", "url", "integer", "big",
+            "small", "positive", "positive_small", "positive_big", "flag", "maybe",
+            "answer", "size", "level", "day", "keeper", "profile", "kind",
+        ]  # fmt: skip
+        target = "kind"
+
+    keeper = Keeper.objects.create(name="k")
+    # Without "\\.", which COPY quotes; the file would come from the iterator.
+    texts = [text for text in AWKWARD if text != "\\."]
+    for i, text in enumerate(texts):
+        Specimen.objects.create(
+            char=text, char_null=text or None, text=text, email=text[:5],
+            slug="s", url=text, integer=-i, big=2**62 + i, small=-i,
+            positive=i, positive_small=i, positive_big=2**63 - 1 - i,
+            flag=i % 2 == 0, maybe=[None, True, False][i % 3],
+            answer=["yes", "no", ""][i % 3], size="sml"[i % 3], level=i % 3 + 1,
+            day=datetime.date(2024, 1, 1) + datetime.timedelta(days=i),
+            keeper=keeper if i % 2 else None, profile=keeper if i == 3 else None,
+            kind=text[:10] or "k",
+        )  # fmt: skip
+    Specimen.objects.create(kind="nulls")
+    pipeline = Zoo()
+    assert copy_sql(pipeline.get_queryset(), layout_for(pipeline)) is not None
+
+    copied, iterated = extract_both(pipeline, tmp_path, monkeypatch)
+
+    assert copied == iterated
+    assert copied.count(b"\n") == len(texts) + 2

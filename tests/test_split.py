@@ -149,17 +149,19 @@ def test_the_fraction_follows_train_percent_on_a_large_table(
 
 def test_a_side_without_rows_is_refused(tmp_path):
     rows = tmp_path / "rows.csv"
-    # Keys 2 and 3 both train under the seed "ages".
-    assert SplitRule("ages", 70).sides(["2", "3"]) == ["train", "train"]
-    write_keyed_rows(rows, [(0, "2"), (1, "3")])
+    # Enough rows for a 70/30 split, but every key trains under "ages".
+    rule = SplitRule("ages", 70)
+    keys = [key for key in map(str, range(1, 200)) if rule.side(key) == "train"]
+    write_keyed_rows(rows, enumerate(keys[:20]))
 
     with pytest.raises(DataError) as refused:
         transform(layout_for(AgePipeline()), rows, tmp_path / "features.csv")
 
     assert str(refused.value) == (
-        "Pipeline 'ages': the split by primary key put none of its 2 rows on the "
+        "Pipeline 'ages': the split by primary key put none of its 20 rows on the "
         "evaluation side (train_percent 70); add rows or change train_percent."
     )
+    assert not (tmp_path / "features.csv.schema").exists()
 
 
 def test_row_method_and_queryset_pipelines_split_by_the_instance_key(

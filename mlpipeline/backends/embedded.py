@@ -66,6 +66,7 @@ class EmbeddedBackend(Backend):
         go, first, so that a deletion cut short is done again in full.
         """
         if kind == "mlmodel":
-            for name in self.client.model_files(entity_id).values():
-                self.storage.delete(name)
+            for name in self.client.model_files(entity_id):
+                if self.storage.exists(name):
+                    self.storage.delete(name)
         super().delete(kind, entity_id)

@@ -70,6 +70,7 @@ __all__ = [
     "METRIC_NAMES",
     "build_data_source",
     "evaluate_model",
+    "open_data",
     "train_model",
 ]
 
@@ -85,7 +86,7 @@ _LOSSES = {"BINARY": "logistic", "MULTICLASS": "softmax", "REGRESSION": "squared
 _WEIGHT_BYTES = 8
 
 
-def _open(store: Store, location: str) -> Callable[[], BinaryIO]:
+def open_data(store: Store, location: str) -> Callable[[], BinaryIO]:
     """Return an opener for a data file, failing the job if it is missing."""
     if not store.exists(location):
         raise JobFailedError(f"The data file {location!r} does not exist in the store.")
@@ -106,7 +107,7 @@ def _read_blocks(
     file lacks are all missing. A missing file fails at once; the records
     are read lazily.
     """
-    opener = _open(store, location)
+    opener = open_data(store, location)
     positions = {name: i for i, name in enumerate(schema.names)}
     batches = read_records(opener, schema, rearrangement, report)
     return (build_table(rows, positions, types) for rows in batches)
@@ -460,9 +461,11 @@ def evaluate_model(
     properties : dict
         ``PerformanceMetrics.Properties``: one metric name to ``str(value)``.
     report : dict
-        The engine's ``Report``: metric, value, baseline, record counts and,
-        for classifiers, the confusion matrix; under ``histogram``, the
-        scores per true class (BINARY) or the residuals (REGRESSION), see
+        The engine's ``Report``: metric, value, baseline, record counts,
+        ``target_distribution`` (class counts, or the REGRESSION target's
+        mean and population standard deviation), for classifiers the
+        confusion matrix and, under ``histogram``, the scores per true class
+        (BINARY) or the residuals (REGRESSION), see
         :func:`~mlpipeline.engine.metrics.score_histogram`.
 
     Raises
@@ -498,6 +501,7 @@ def evaluate_model(
     if model_type == "REGRESSION":
         value = rmse(truth, scores)
         baseline = rmse(truth, np.full(len(truth), meta["target_mean"]))
+        distribution = {"mean": float(truth.mean()), "std": float(truth.std())}
         result["histogram"] = residual_histogram(truth, scores)
     else:
         true_labels = (
@@ -525,8 +529,14 @@ def evaluate_model(
             "labels": labels,
             "matrix": confusion_matrix(true_labels, predicted, labels),
         }
+        counts = Counter(true_labels)
+        distribution = {"class_counts": {c: counts[c] for c in sorted(counts)}}
     result.update(
-        value=value, baseline=baseline, records=len(truth), invalid_records=invalid
+        value=value,
+        baseline=baseline,
+        records=len(truth),
+        invalid_records=invalid,
+        target_distribution=distribution,
     )
     return {name: str(value)}, result
 

@@ -1,6 +1,6 @@
 """Storage the engine reads data files from and keeps its entities in.
 
-The engine only needs four operations on named blobs, described by the
+The engine only needs five operations on named blobs, described by the
 :class:`Store` protocol. Names are POSIX relative paths such as
 ``"uploads/features.csv"``. :class:`DirectoryStore` implements the protocol
 on a local directory; the Django side adapts a Django ``Storage`` to it.
@@ -39,6 +39,14 @@ class Store(Protocol):
 
     def size(self, name: str) -> int:
         """Return the size in bytes of the blob called ``name``."""
+        ...
+
+    def listdir(self, folder: str) -> list[str]:
+        """Return the names of the blobs directly in ``folder``.
+
+        Names are relative to ``folder``; subfolders are left out, and a
+        folder that does not exist is empty.
+        """
         ...
 
 
@@ -102,3 +110,12 @@ class DirectoryStore:
     def size(self, name: str) -> int:
         """Return the size of the file for ``name`` in bytes."""
         return self._path(name).stat().st_size
+
+    def listdir(self, folder: str) -> list[str]:
+        """Return the files directly in ``folder``, without temporary ones."""
+        path = self._path(folder)
+        if not path.is_dir():
+            return []
+        return sorted(
+            p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+        )

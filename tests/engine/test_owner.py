@@ -10,7 +10,8 @@ import pytest
 
 from mlpipeline.engine import InvalidInputException
 from mlpipeline.engine.owner import current_owner, is_orphaned
-from tests.engine.test_service import ATTRS, TRAIN, binary_rows
+
+from .conftest import ATTRS, TRAIN, binary_rows
 
 MODEL = "engine/mlmodels/ml-1.json"
 

@@ -36,3 +36,13 @@ def test_missing_blob_raises_file_not_found(tmp_path):
 def test_unsafe_names_are_rejected(name):
     with pytest.raises(ValueError, match="Store name"):
         check_name(name)
+
+
+def test_listdir_names_files_of_one_folder(tmp_path):
+    store = DirectoryStore(tmp_path)
+    store.write("d/b.json", b"1")
+    store.write("d/a.json", b"2")
+    store.write("d/sub/c.json", b"3")
+    (tmp_path / "d" / ".tmp-partial").write_bytes(b"")
+    assert store.listdir("d") == ["a.json", "b.json"]
+    assert store.listdir("missing") == []

@@ -115,11 +115,14 @@ class Command(BaseCommand):
                 failures.append(name)
                 continue
             if verbosity >= 1:
+                rejected = (
+                    f"; {found.rows_rejected} rejected" if found.rows_rejected else ""
+                )
                 self.stdout.write(
                     f"{name}: dry run on backend {found.backend!r}, {found.rows} rows "
                     f"({found.rows_train} train + {found.rows_evaluation} "
-                    f"evaluation); ids show run {found.run_number}, which was not "
-                    "kept. Nothing was uploaded or created. The calls:"
+                    f"evaluation{rejected}); ids show run {found.run_number}, which "
+                    "was not kept. Nothing was uploaded or created. The calls:"
                 )
                 for call in found.calls:
                     self.stdout.write(f"  {call}")
@@ -134,10 +137,11 @@ class Command(BaseCommand):
                 f"into {files['train']} and {files['evaluation']}"
             )
         baseline = "" if run.baseline is None else f" (baseline {run.baseline:.4f})"
+        rejected = f"{run.rows_rejected} rejected + " if run.rows_rejected else ""
         return self.style.SUCCESS(
             f"{run.pipeline}: {run.model_type} model {run.model_id} "
             f"{run.metric_name} {run.metric_value:.4f}{baseline}; "
-            f"rows {run.rows_extracted} = {run.rows_train} train + "
+            f"rows {run.rows_extracted} = {rejected}{run.rows_train} train + "
             f"{run.rows_evaluation} evaluation; predictions at {run.endpoint_url}"
         )
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mlpipeline', '0004_predict_permission'),
+        ('mlpipeline', '0005_input_rejected_rows'),
     ]
 
     operations = [
