@@ -17,6 +17,7 @@ from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
 from mlpipeline.report import evaluation_html
 from mlpipeline.schedule import schedule_for
+from mlpipeline.split import describe as describe_split
 from mlpipeline.trigger import request_resume, request_run
 
 logger = logging.getLogger(__name__)
@@ -213,17 +214,20 @@ class TrainedModelAdmin(StatisticsAdmin):
     actions = ["promote"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["metric_against_baseline", "evaluation_report"] + [
+        return ["metric_against_baseline", "evaluation_report", "evaluation_rows"] + [
             field.name for field in TrainedModel._meta.fields
         ]
 
     def get_fieldsets(self, request, obj=None):
         first = [
-            "metric_against_baseline", "evaluation_report", "decision",
-            "decision_reason", "compared_with", "decided_at", "decided_by",
-            "activated_at",
+            "metric_against_baseline", "evaluation_report", "evaluation_rows",
+            "decision", "decision_reason", "compared_with", "decided_at",
+            "decided_by", "activated_at", "deactivated_at",
         ]  # fmt: skip
-        bulky = ["schema", "parameters", "statistics", "evaluation"]
+        bulky = [
+            "schema", "parameters", "statistics", "evaluation", "distribution",
+            "split",
+        ]  # fmt: skip
         rest = [
             field.name
             for field in TrainedModel._meta.fields
@@ -239,7 +243,11 @@ class TrainedModelAdmin(StatisticsAdmin):
 
     @admin.display(description="evaluation report")
     def evaluation_report(self, model):
-        return evaluation_html(model.evaluation, model.model_type)
+        return evaluation_html(model.evaluation, model.model_type, model.distribution)
+
+    @admin.display(description="evaluation rows chosen by")
+    def evaluation_rows(self, model):
+        return describe_split(model.split)
 
     def has_add_permission(self, request):
         return False

@@ -55,7 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "SCHEDULE": {"weekday": 6, "hour": 4, "minute": 0},
     "PIPELINE_SCHEDULES": {},
     # How long the entities and files of a superseded run are kept, counted
-    # from when a newer model took over: a timedelta or a number of days.
+    # from when its model stopped being active: a timedelta or a number of
+    # days.
     "RETENTION": datetime.timedelta(days=14),
     # How far (a fraction of the active model's metric) a new model may fall
     # short of the active one and still be promoted: 0.01 allows 1 %.

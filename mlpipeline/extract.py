@@ -32,7 +32,8 @@ from django.db.models import F, Func, QuerySet
 
 from mlpipeline.exceptions import DatabaseUnavailable, DataError
 from mlpipeline.pipeline import Pipeline
-from mlpipeline.schema import Layout
+from mlpipeline.schema import Layout, format_value
+from mlpipeline.split import PK_COLUMN
 
 __all__ = ["copy_sql", "extract", "iter_rows"]
 
@@ -88,7 +89,9 @@ def extract(
 ) -> int:
     """Write the rows of ``pipeline`` to the CSV file ``path``; count them.
 
-    The file has a header line with the layout's columns. Rows come in
+    The file has a header line with the layout's columns after
+    :data:`~mlpipeline.split.PK_COLUMN`: each row starts with its primary
+    key, which decides its side of the evaluation split. Rows come in
     primary-key order unless the queryset is ordered, so the table is never
     held in memory and the same table gives the same file, whichever path
     (``COPY``, ``values_list`` or ``row()``) reads it. Raise
@@ -122,7 +125,7 @@ def _extract(
     copy = None if pipeline.uses_row_method else copy_sql(queryset, layout)
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(layout.columns)
+        writer.writerow([PK_COLUMN, *layout.columns])
         if copy is not None:
             file.flush()
             count = _copy(queryset.db, copy, file, progress)
@@ -131,7 +134,7 @@ def _extract(
             # The server quoted a value Python would not; start again.
             file.seek(0)
             file.truncate()
-            writer.writerow(layout.columns)
+            writer.writerow([PK_COLUMN, *layout.columns])
         count = _write_chunks(pipeline, layout, queryset, writer, chunk_size, progress)
     return count
 
@@ -139,6 +142,7 @@ def _extract(
 def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
     """Return the ``COPY`` statement and params of ``queryset``, if any.
 
+    The statement selects the primary key, then the layout's columns.
     Return ``None`` unless the database is PostgreSQL, there are at least
     two columns (Python quotes a lone empty cell, PostgreSQL does not) and
     every column has an exact SQL rendering.
@@ -146,7 +150,8 @@ def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
     if connections[queryset.db].vendor != "postgresql" or len(layout.columns) < 2:
         return None
     expressions = {}
-    for i, column in enumerate(layout.columns):
+    columns = [queryset.model._meta.pk.name, *layout.columns]
+    for i, column in enumerate(columns):
         expression = _sql_rendering(queryset.model, column)
         if expression is None:
             return None
@@ -238,7 +243,8 @@ def _write_chunks(
 ) -> int:
     count = 0
     reported = 0
-    for chunk in iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size):
+    chunks = iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size, keys=True)
+    for chunk in chunks:
         writer.writerows(chunk)
         count += len(chunk)
         if progress is not None and count - reported >= PROGRESS_EVERY:
@@ -267,25 +273,31 @@ def iter_chunks(
     queryset: QuerySet,
     *,
     chunk_size: int,
+    keys: bool = False,
 ) -> Iterator[list[Sequence[Any]]]:
     """Yield the rows of ``queryset`` in lists of up to ``chunk_size`` rows.
 
     Each row's cells are what ``csv.writer`` turns into the formatter's
     text: a string, or an ``int``, ``float``, date, ``Decimal`` or ``None``
-    that the writer renders identically (``str``, ``repr``, ``""``).
+    that the writer renders identically (``str``, ``repr``, ``""``). With
+    ``keys``, each row starts with the instance's primary key.
     """
+    columns, formatters = layout.columns, layout.formatters
+    if keys:
+        columns = [queryset.model._meta.pk.name, *columns]
+        formatters = [format_value, *formatters]
     if pipeline.uses_row_method:
         rows: Iterable[Sequence[Any]] = _rows_from_method(
-            pipeline, layout, queryset.iterator(chunk_size=chunk_size)
+            pipeline, layout, queryset.iterator(chunk_size=chunk_size), keys
         )
         converters: list[Callable[[list], list] | None] = [
-            _generic(fmt) for fmt in layout.formatters
+            _generic(fmt) for fmt in formatters
         ]
     else:
-        rows = queryset.values_list(*layout.columns).iterator(chunk_size=chunk_size)
+        rows = queryset.values_list(*columns).iterator(chunk_size=chunk_size)
         converters = [
             _converter(queryset.model, column, fmt)
-            for column, fmt in zip(layout.columns, layout.formatters, strict=True)
+            for column, fmt in zip(columns, formatters, strict=True)
         ]
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, chunk_size)):
@@ -361,7 +373,7 @@ def _texts(fmt: Callable[[Any], str]) -> Callable[[list], list]:
 
 
 def _rows_from_method(
-    pipeline: Pipeline, layout: Layout, instances: Iterable[Any]
+    pipeline: Pipeline, layout: Layout, instances: Iterable[Any], keys: bool
 ) -> Iterable[Sequence[Any]]:
     width = len(layout.columns)
     for instance in instances:
@@ -371,4 +383,4 @@ def _rows_from_method(
                 f"Pipeline {layout.pipeline!r}: row() returned {len(row)} values "
                 f"for {instance!r} (pk {instance.pk!r}); its fields name {width}."
             )
-        yield row
+        yield (instance.pk, *row) if keys else row

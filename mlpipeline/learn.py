@@ -32,6 +32,7 @@ from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
 from mlpipeline.signals import run_failed, run_succeeded
+from mlpipeline.split import split_paths
 from mlpipeline.transform import TransformResult, transform
 
 __all__ = ["STEPS", "learn", "resume", "start"]
@@ -186,7 +187,7 @@ def _extract_and_transform(
     progress: Progress | None,
 ) -> None:
     features_path = folder / "features.csv"
-    if run.completed_step("transform") is not None and features_path.exists():
+    if run.completed_step("transform") is not None and _transformed(features_path):
         return
     folder.mkdir(parents=True, exist_ok=True)
     rows_path = folder / "rows.csv"
@@ -215,6 +216,7 @@ def _extract_and_transform(
         _record_transform(run, step, result)
         run.features_file = str(features_path)
         run.schema = result.schema
+        run.split = layout.split.as_dict()
         run.check_counts()
     run.save()
 
@@ -227,11 +229,17 @@ def _record_transform(run: Run, step: RunStep, result: TransformResult) -> None:
     run.save()
     step.record(
         rows=result.rows,
+        split_rows=result.split_rows,
         rejected=result.rejected,
         missing_targets=result.missing_targets,
         target_counts=dict(result.target_counts.most_common(100)),
         warnings=result.warnings,
     )
+
+
+def _transformed(features_path: Path) -> bool:
+    """Return whether the transform's files of ``features_path`` exist."""
+    return all(path.exists() for path in split_paths(features_path).values())
 
 
 def _transformed_run(pipeline: Pipeline) -> Run:
@@ -241,7 +249,7 @@ def _transformed_run(pipeline: Pipeline) -> Run:
         .order_by("-started_at", "-pk")
         .first()
     )
-    if run is None or not Path(run.features_file).exists():
+    if run is None or not _transformed(Path(run.features_file)):
         raise RunNotFound(
             f"Pipeline {name!r} has no transformed run to load; run "
             f"'manage.py learn {name} --only transform' first."

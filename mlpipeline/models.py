@@ -146,6 +146,10 @@ class Run(models.Model):
     rows_evaluation = models.PositiveBigIntegerField(null=True, blank=True)
     features_file = models.CharField(max_length=500, blank=True)
     schema = models.JSONField(null=True, blank=True)
+    #: The rule that put each row on the training or evaluation side
+    #: (:meth:`mlpipeline.split.SplitRule.as_dict`); empty for runs made
+    #: before rows were split by primary key.
+    split = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     model_id = models.CharField(max_length=64, blank=True)
     endpoint_url = models.CharField(max_length=2048, blank=True)
@@ -277,8 +281,8 @@ class TrainedModel(models.Model):
     """A model one run trained, as the registry records it.
 
     Rows are written once, when the run's load has finished; afterwards only
-    the decision fields (the gate's or a person's verdict and its reason)
-    and ``activated_at`` change.
+    the decision fields (the gate's or a person's verdict and its reason),
+    ``activated_at`` and ``deactivated_at`` change.
     """
 
     class Decision(models.TextChoices):
@@ -298,6 +302,9 @@ class TrainedModel(models.Model):
     #: Backend ids of the data sources and evaluation, by kind.
     entity_ids = models.JSONField(default=dict, blank=True)
     schema = models.JSONField(null=True, blank=True)
+    #: The rule that chose the evaluation rows, as the run recorded it; the
+    #: gate notes when two compared models were evaluated by different ones.
+    split = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     rows_written = models.PositiveBigIntegerField(null=True, blank=True)
     rows_train = models.PositiveBigIntegerField(null=True, blank=True)
@@ -308,6 +315,11 @@ class TrainedModel(models.Model):
     metric_value = models.FloatField(null=True, blank=True)
     baseline = models.FloatField(null=True, blank=True)
     evaluation = models.JSONField(null=True, blank=True)
+    #: The evaluation rows' score (BINARY) or residual (REGRESSION)
+    #: histogram, made when the model was recorded; see
+    #: :func:`mlpipeline.engine.metrics.score_histogram`. Null when the
+    #: backend gave none.
+    distribution = models.JSONField(null=True, blank=True)
     #: Versions of Python and the libraries that trained the model.
     library_versions = models.JSONField(default=dict, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)
@@ -321,6 +333,9 @@ class TrainedModel(models.Model):
     decided_by = models.CharField(max_length=150, blank=True)
     #: When this model last became active (promotion or rollback).
     activated_at = models.DateTimeField(null=True, blank=True)
+    #: When another model last took over from this one; cleanup_models
+    #: counts MLPIPELINE_RETENTION from here.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

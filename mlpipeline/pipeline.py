@@ -76,7 +76,8 @@ class Pipeline:
     row_id: ClassVar[str | None] = None
     #: Share of rows, in percent, in the training data source.
     train_percent: ClassVar[int] = 70
-    #: Seed of the random split; the pipeline's name when not set.
+    #: Seed of the split by primary key (:mod:`mlpipeline.split`); the
+    #: pipeline's name when not set.
     seed: ClassVar[str | None] = None
     #: Amazon ML training parameters, e.g. ``{"sgd.maxPasses": 20}``.
     sgd: ClassVar[Mapping[str, Any]] = {}

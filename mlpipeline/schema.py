@@ -34,6 +34,7 @@ from django.utils import timezone
 from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.expanders import DatePartsExpander, Expander, TimePartsExpander
 from mlpipeline.pipeline import BINARY, MODEL_TYPES, MULTICLASS, REGRESSION, Pipeline
+from mlpipeline.split import SplitRule
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -156,6 +157,8 @@ class Layout:
     train_percent: int = 70
     #: Largest share of extracted rows the transform may reject (0-1).
     max_rejected: float = 0.0
+    #: Which rows train and which evaluate (see :mod:`mlpipeline.split`).
+    split: SplitRule | None = None
 
     @property
     def attribute_names(self) -> list[str]:
@@ -306,6 +309,7 @@ def layout_for(pipeline: Pipeline) -> Layout:
         formatters=[format_value] * len(columns),
         train_percent=pipeline.train_percent,
         max_rejected=float(pipeline.max_rejected),
+        split=SplitRule(pipeline.get_seed(), pipeline.train_percent),
     )
 
 

@@ -1,4 +1,7 @@
-"""Transform: expand extracted rows into the features file and its schema.
+"""Transform: expand extracted rows into the features files and their schema.
+
+Each row goes to the training or the evaluation file by its primary key,
+the extracted rows' first column (see :mod:`mlpipeline.split`).
 
 What the transform decides from the rows themselves, before anything is
 uploaded (each with a message saying what to change):
@@ -12,10 +15,10 @@ uploaded (each with a message saying what to change):
 * the target must leave enough rows to split and train: rows at all,
   targets on most of them, two classes or more (at most 100 for
   MULTICLASS), a regression target that varies, enough rows for both sides
-  of the split.
+  of the split, and a row on each side.
 
-The rows file's header must be the layout's columns, or the file is refused
-naming the first column that differs.
+The rows file's header must be the primary key's column and the layout's
+columns, or the file is refused naming the first column that differs.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import Layout
+from mlpipeline.split import PK_COLUMN, SplitWriter, split_keys
 
 __all__ = [
     "MIN_ROWS_PER_SIDE",
@@ -91,6 +95,8 @@ class TransformResult:
     warnings: list[str] = field(default_factory=list)
     #: The data schema written beside the features file.
     schema: dict[str, Any] = field(default_factory=dict)
+    #: Rows written to each side's file (see :mod:`mlpipeline.split`).
+    split_rows: dict[str, int] = field(default_factory=dict)
 
 
 def schema_path(features_path: Path) -> Path:
@@ -133,19 +139,21 @@ def check_header(
 def transform(
     layout: Layout, rows_path: Path, features_path: Path, *, batch_size: int = 8192
 ) -> TransformResult:
-    """Expand the extracted rows at ``rows_path`` into ``features_path``.
+    """Expand the extracted rows at ``rows_path`` into features files.
 
     Rows are read, expanded and written ``batch_size`` at a time: each
     expander gets a whole column of the batch (see
     :meth:`~mlpipeline.expanders.Expander.expand_batch`), and the CSV writer
     a batch of rows. A row with a value an expander rejects is left out and
-    counted. Beside the features file goes its Amazon ML data schema
-    (``<features file>.schema``), which excludes the attributes the rows
-    showed to be useless. Raise :class:`DataError` naming the pipeline (and
-    the rows and values) when more rows are rejected than ``max_rejected``
-    allows, or when the rows cannot train a model (see the module
-    docstring); no schema is written then, and the error's ``result``
-    holds what was counted.
+    counted. Each row goes to the training or the evaluation file named by
+    :func:`~mlpipeline.split.split_paths` of ``features_path``, as the
+    layout's split rule assigns its primary key. Beside them goes their
+    Amazon ML data schema (``<features_path>.schema``), which excludes the
+    attributes the rows showed to be useless. Raise :class:`DataError`
+    naming the pipeline (and the rows and values) when more rows are
+    rejected than ``max_rejected`` allows, or when the rows cannot train a
+    model (see the module docstring); no schema is written then, and the
+    error's ``result`` holds what was counted.
     """
     target_index = layout.attribute_names.index(layout.target)
     classify = layout.model_type != "REGRESSION"
@@ -156,20 +164,19 @@ def transform(
 
     with (
         open(rows_path, newline="", encoding="utf-8") as source,
-        open(features_path, "w", newline="", encoding="utf-8") as sink,
+        SplitWriter(features_path, layout.split, layout.attribute_names) as sink,
     ):
         reader = csv.reader(source)
-        check_header(layout.pipeline, rows_path, next(reader, None), layout.columns)
-        writer = csv.writer(sink, lineterminator="\n")
-        writer.writerow(layout.attribute_names)
+        header = [PK_COLUMN, *layout.columns]
+        check_header(layout.pipeline, rows_path, next(reader, None), header)
         counts = result.target_counts
         while batch := list(itertools.islice(reader, batch_size)):
             first_line = result.rows_read + 2
             result.rows_read += len(batch)
-            columns = _expand_batch(layout, batch, first_line, result)
+            keys, columns = _expand_batch(layout, batch, first_line, result)
             if not columns or not columns[0]:
                 continue
-            writer.writerows(zip(*columns, strict=True))
+            sink.writerows(keys, zip(*columns, strict=True))
             result.rows += len(columns[0])
             profile.update(columns)
             targets = Counter(columns[target_index])
@@ -185,9 +192,11 @@ def transform(
         _check_rejected(layout, result)
         _check_rows(layout, result)
         _check_varies(layout, result, profile)
+        sink.check(layout.pipeline)
     except DataError as err:
         err.result = result  # type: ignore[attr-defined]
         raise
+    result.split_rows = sink.rows
     excluded = profile.useless(result)
     result.schema = replace(layout, excluded=[*layout.excluded, *excluded]).schema()
     result.schema_path.write_text(json.dumps(result.schema, indent=2), "utf-8")
@@ -271,21 +280,23 @@ def _distinct(hashes: list[np.ndarray]) -> bool:
 
 def _expand_batch(
     layout: Layout, batch: list[list[str]], first_line: int, result: TransformResult
-) -> list[Sequence[str]]:
-    """Return the feature columns of a batch of extracted rows.
+) -> tuple[list[str], list[Sequence[str]]]:
+    """Return the keys and the feature columns of a batch of extracted rows.
 
-    Rows that cannot be expanded are left out and recorded on ``result``;
-    the batch is then expanded row by row to find them.
+    Each row starts with its primary key. Rows that cannot be expanded are
+    left out and recorded on ``result``, named by their key and line; the
+    batch is then expanded row by row to find them.
     """
+    keys, batch = split_keys(batch)
     width = len(layout.columns)
     if all(len(row) == width for row in batch):
         try:
-            return _expand_columns(layout, batch)
+            return keys, _expand_columns(layout, batch)
         except (DataError, ValueError):
             pass
     steps = _column_steps(layout)
-    rows = []
-    for line, row in enumerate(batch, start=first_line):
+    kept, rows = [], []
+    for line, key, row in zip(itertools.count(first_line), keys, batch):
         features: list[str] = []
         try:
             if len(row) != width:
@@ -293,13 +304,12 @@ def _expand_batch(
             for step, value in zip(steps, row, strict=True):
                 step(value, features)
         except (DataError, ValueError) as err:
-            # TODO: a rejection names the row by its line in the rows file,
-            # which has no primary key column; once extract writes the key
-            # (the split by primary key needs it too), name the key here.
-            _reject(result, f"line {line} of the extracted rows: {err}")
+            where = f"line {line} of the extracted rows (primary key {key!r})"
+            _reject(result, f"{where}: {err}")
             continue
+        kept.append(key)
         rows.append(features)
-    return [list(column) for column in zip(*rows, strict=True)]
+    return kept, [list(column) for column in zip(*rows, strict=True)]
 
 
 def _expand_columns(layout: Layout, batch: list[list[str]]) -> list[Sequence[str]]:

@@ -1,6 +1,8 @@
 """HTTP endpoints: the embedded engine's realtime endpoints, answering like
 Amazon ML's, and the prediction API, which answers with each pipeline's
-active model on either backend.
+active model on either backend. Both answer only callers with a token of
+MLPIPELINE_API_TOKENS or signed-in users holding ``mlpipeline.predict``
+(:func:`_refusal`).
 """
 
 from __future__ import annotations
@@ -131,7 +133,14 @@ def _unauthorized(message: str) -> JsonResponse:
 
 @sensitive_variables("header", "token", "given")
 def _refusal(request: HttpRequest) -> JsonResponse | None:
-    """Return the answer to a caller who may not predict, or None."""
+    """Return the answer to a caller who may not predict, or None.
+
+    A caller may predict with ``Authorization: Bearer <token>`` naming a
+    token of MLPIPELINE_API_TOKENS, or as a signed-in user holding
+    ``mlpipeline.predict`` whose request passes Django's CSRF check. The
+    answer is a JSON error: 401 without credentials or with a wrong token,
+    403 for a failed CSRF check or a missing permission.
+    """
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -246,20 +255,19 @@ def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(document)
 
 
-# TODO: the realtime endpoints answer anyone who can reach them, as Amazon
-# ML's answer any signed request; keep them behind the project's network
-# rules, or send clients to the prediction API, which checks who asks.
 @csrf_exempt
 def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     """Answer a Predict request for embedded model ``model_id``.
 
     The body is Amazon ML's Predict request (``{"Record": {...}}``; an
     ``MLModelId`` must match the URL). The answer is ``{"Prediction": ...}``
-    or an error ``{"__type": ..., "message": ...}``, always JSON.
+    or an error ``{"__type": ..., "message": ...}``, always JSON. Callers
+    are checked as the prediction API checks them (:func:`_refusal`), as
+    Amazon ML's endpoints answer only signed requests.
     """
     if request.method != "POST":
         return _method_not_allowed(request)
-    refused = _oversized(request)
+    refused = _oversized(request) or _refusal(request)
     if refused is not None:
         return refused
     body, refused = _json_body(request)

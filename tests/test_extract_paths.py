@@ -112,16 +112,16 @@ def test_dates_ids_and_relations_render_alike(tmp_path, monkeypatch):
 
 @postgres_only
 def test_a_lone_end_of_data_marker_falls_back_to_the_iterator(tmp_path):
-    Policy.objects.create(number="A1", plan="\\.")
-    Policy.objects.create(number="A2", plan="Term")
+    first = Policy.objects.create(number="A1", plan="\\.")
+    second = Policy.objects.create(number="A2", plan="Term")
     pipeline = PolicyPlanPipeline()
 
     extract(pipeline, layout_for(pipeline), tmp_path / "rows.csv", chunk_size=10)
 
     assert (tmp_path / "rows.csv").read_text().splitlines() == [
-        "number,plan",
-        "A1,\\.",
-        "A2,Term",
+        "(primary key),number,plan",
+        f"{first.pk},A1,\\.",
+        f"{second.pk},A2,Term",
     ]
 
 
@@ -144,7 +144,7 @@ def test_iterator_formats_dates_like_the_formatter(tmp_path):
         fields = ["meal", "arrival_date", "is_repeated_guest", "avg_price_per_room"]
         target = "avg_price_per_room"
 
-    HotelBooking.objects.create(
+    booking = HotelBooking.objects.create(
         avg_price_per_room=0.1, lead_time=1, stays_in_weekend_nights=0,
         stays_in_week_nights=1, adults=2, children=0, babies=0, meal="a\nb",
         country="", market_segment="direct", distribution_channel="direct",
@@ -162,8 +162,8 @@ def test_iterator_formats_dates_like_the_formatter(tmp_path):
     extract(pipeline, layout_for(pipeline), path, chunk_size=10)
 
     assert path.read_text().splitlines() == [
-        "meal,arrival_date,is_repeated_guest,avg_price_per_room",
-        "a b,2017-03-04,1,0.1",
+        "(primary key),meal,arrival_date,is_repeated_guest,avg_price_per_room",
+        f"{booking.pk},a b,2017-03-04,1,0.1",
     ]
 
 

@@ -7,15 +7,13 @@ import uuid
 import pytest
 
 from mlpipeline import Pipeline
-from mlpipeline.engine.csvio import ReadReport, read_records
-from mlpipeline.engine.schema import parse_schema
-from mlpipeline.engine.split import Rearrangement
 from mlpipeline.engine.values import INVALID, MISSING, parse_column
 from mlpipeline.extract import extract
 from mlpipeline.learn import learn
 from mlpipeline.schema import layout_for
 from mlpipeline.serving import predict
-from mlpipeline.transform import schema_path, transform
+from mlpipeline.transform import transform
+from tests.features import engine_records
 from tests.fieldzoo.models import Keeper, Specimen
 
 HANDLED = [
@@ -112,25 +110,13 @@ EMPTY_CELLS = [
 ]  # fmt: skip
 
 
-def engine_rows(features_path):
-    """Return the schema and the records the engine reads from the file."""
-    schema = parse_schema(schema_path(features_path).read_text())
-    report = ReadReport()
-    batches = read_records(
-        lambda: open(features_path, "rb"), schema, Rearrangement(), report
-    )
-    rows = [row for batch in batches for row in batch]
-    assert (report.records, report.invalid) == (len(rows), 0)
-    return schema, rows
-
-
 def extract_and_transform(pipeline, tmp_path):
     layout = layout_for(pipeline)
     rows, features = tmp_path / "rows.csv", tmp_path / "features.csv"
     extracted = extract(pipeline, layout, rows, chunk_size=7)
     result = transform(layout, rows, features)
     assert extracted == result.rows_read == result.rows
-    return engine_rows(features)
+    return engine_records(layout, rows, features)
 
 
 @pytest.mark.django_db

@@ -189,11 +189,14 @@ def test_openapi_description_is_served_and_its_references_resolve(client):
         assert isinstance(node, dict), ref
 
 
-def test_realtime_endpoints_stay_exempt_from_csrf(run):
+def test_realtime_endpoints_take_a_token_without_csrf(run):
     client = Client(enforce_csrf_checks=True)
 
-    response = client.post(
-        run.endpoint_url, json.dumps({"Record": {}}), content_type="application/json"
-    )
+    response = ask(client, {"Record": {}}, url=run.endpoint_url)
 
     assert response.status_code == 200
+    assert set(response.json()["Prediction"]) == {
+        "predictedLabel",
+        "predictedScores",
+        "details",
+    }

@@ -36,17 +36,19 @@ class InsurancePipeline(Pipeline):
 
 
 def run_check(layout, path, backend=CHECKS_PARAMETERS, **changes):
+    """Check the training file ``path`` and an empty evaluation file."""
     options = {
         "ids": entity_ids(Run(pk=7, pipeline=layout.pipeline, token="tok123")),
         "parameters": DEFAULT_PARAMETERS,
         "recipe": None,
         **changes,
     }
-    check(backend, layout, path, **options)
+    evaluation = write(path.parent, "age,insurance", name="features-evaluation.csv")
+    check(backend, layout, [path, evaluation], **options)
 
 
-def write(tmp_path, *lines):
-    path = tmp_path / "features.csv"
+def write(tmp_path, *lines, name="features-train.csv"):
+    path = tmp_path / name
     path.write_text("".join(line + "\n" for line in lines))
     return path
 
@@ -81,9 +83,33 @@ def test_an_observation_over_100_kb_is_refused_with_its_line(tmp_path):
         run_check(layout, path)
 
     assert str(refused.value) == (
-        "Pipeline 'insurance': line 3 of features.csv holds 102401 bytes; Amazon "
-        "ML skips observations over 102400 bytes. Shorten or exclude its longest "
-        "text values."
+        "Pipeline 'insurance': line 3 of features-train.csv holds 102401 bytes; "
+        "Amazon ML skips observations over 102400 bytes. Shorten or exclude its "
+        "longest text values."
+    )
+
+
+def test_the_evaluation_file_is_checked_too(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    train = write(tmp_path, "age,insurance", "30,0")
+    evaluation = write(
+        tmp_path, "age,insurance", "3" * 102_399 + ",1", name="features-evaluation.csv"
+    )
+
+    with pytest.raises(DataError) as refused:
+        check(
+            CHECKS_PARAMETERS,
+            layout,
+            [train, evaluation],
+            ids={},
+            parameters=DEFAULT_PARAMETERS,
+            recipe=None,
+        )
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance': line 2 of features-evaluation.csv holds 102401 "
+        "bytes; Amazon ML skips observations over 102400 bytes. Shorten or exclude "
+        "its longest text values."
     )
 
 
@@ -161,9 +187,9 @@ def test_a_features_file_whose_header_differs_from_its_schema_is_refused(tmp_pat
         run_check(layout, path)
 
     assert str(refused.value) == (
-        "Pipeline 'insurance': the header of features.csv differs from its schema "
-        "at column 2: it has 'insured' where its schema has 'insurance'. Run the "
-        "step that writes it again."
+        "Pipeline 'insurance': the header of features-train.csv differs from its "
+        "schema at column 2: it has 'insured' where its schema has 'insurance'. "
+        "Run the step that writes it again."
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from mlpipeline import LongIdExpander, Pipeline
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import layout_for
+from mlpipeline.split import SplitRule, split_paths
 from mlpipeline.transform import transform
 from project.demo.models import HotelBooking, Insured, Policy
 
@@ -37,8 +38,12 @@ WIDE_FIELDS = ["meal", "agent", "company", "lead_time", "avg_price_per_room"]
 
 
 def write_rows(path, rows):
+    """Write extracted rows: a header, then rows; keys 1, 2, ... go first."""
+    header, *values = rows
+    keyed = [["(primary key)", *header]]
+    keyed += [[str(pk), *row] for pk, row in enumerate(values, start=1)]
     with open(path, "w", newline="") as file:
-        csv.writer(file, lineterminator="\n").writerows(rows)
+        csv.writer(file, lineterminator="\n").writerows(keyed)
     return path
 
 
@@ -57,6 +62,14 @@ def read_csv(path):
         return list(csv.reader(file))
 
 
+def read_sides(tmp_path):
+    """Return the rows of the training and the evaluation file."""
+    return {
+        side: read_csv(path)
+        for side, path in split_paths(tmp_path / "features.csv").items()
+    }
+
+
 def test_transform_expands_rows_and_writes_the_schema_beside(tmp_path):
     layout = layout_for(PlanPipeline())
     filler = [[f"F{i}", "silver"] for i in range(15)]
@@ -73,20 +86,37 @@ def test_transform_expands_rows_and_writes_the_schema_beside(tmp_path):
 
     result = transform(layout, rows, tmp_path / "features.csv")
 
-    written = read_csv(tmp_path / "features.csv")
-    assert written[:4] == [
-        ["number_length", "number_base_10", "number_digit_1", "number_digit_2",
-         "number_digit_3", "number_digit_4", "plan"],
+    # Key 1 evaluates and keys 2 and 3 train, by sha256("plans|<key>").
+    header = [
+        "number_length", "number_base_10", "number_digit_1", "number_digit_2",
+        "number_digit_3", "number_digit_4", "plan",
+    ]  # fmt: skip
+    written = read_sides(tmp_path)
+    assert written["evaluation"][:2] == [
+        header,
         ["3", str(int("AB1", 36)), "10", "11", "1", "", "gold"],
+    ]
+    assert written["train"][:3] == [
+        header,
         ["4", str(int("Z9Z9", 36)), "35", "9", "35", "9", "silver"],
         ["", "", "", "", "", "", "gold"],
-    ]  # fmt: skip
+    ]
+    sides = SplitRule("plans", 70).sides([str(key) for key in range(1, 19)])
+    assert result.split_rows == {
+        "train": sides.count("train"),
+        "evaluation": sides.count("evaluation"),
+    }
+    assert [len(rows) - 1 for rows in written.values()] == [
+        result.split_rows["train"],
+        result.split_rows["evaluation"],
+    ]
+    assert not (tmp_path / "features.csv").exists()
     assert (result.rows_read, result.rows, result.rejected) == (18, 18, 0)
     assert result.target_counts == {"gold": 2, "silver": 16}
     schema = json.loads((tmp_path / "features.csv.schema").read_text())
     assert schema == result.schema
     assert schema["targetAttributeName"] == "plan"
-    assert [a["attributeName"] for a in schema["attributes"]] == written[0]
+    assert [a["attributeName"] for a in schema["attributes"]] == header
 
 
 def test_rows_an_expander_rejects_are_left_out_and_counted(tmp_path):
@@ -102,12 +132,13 @@ def test_rows_an_expander_rejects_are_left_out_and_counted(tmp_path):
     assert (result.rows_read, result.rows, result.rejected) == (20, 18, 2)
     assert result.rows_read == result.rows + result.rejected
     assert result.rejections == [
-        "line 7 of the extracted rows: number value 'A*B' holds '*', which is not "
-        "a base-36 digit (0-9, A-Z)",
-        "line 21 of the extracted rows: number value 'Ä' holds 'Ä', which is not a "
-        "base-36 digit (0-9, A-Z)",
+        "line 7 of the extracted rows (primary key '6'): number value 'A*B' holds "
+        "'*', which is not a base-36 digit (0-9, A-Z)",
+        "line 21 of the extracted rows (primary key '20'): number value 'Ä' holds "
+        "'Ä', which is not a base-36 digit (0-9, A-Z)",
     ]
-    assert len(read_csv(tmp_path / "features.csv")) == 1 + 18
+    assert sum(map(len, read_sides(tmp_path).values())) == 2 + 18
+    assert sum(result.split_rows.values()) == 18
 
 
 def test_more_rejected_rows_than_max_rejected_fail_naming_rows_and_values(tmp_path):
@@ -115,9 +146,10 @@ def test_more_rejected_rows_than_max_rejected_fail_naming_rows_and_values(tmp_pa
 
     assert refusal(tmp_path, PlanPipeline(), rows) == (
         "Pipeline 'plans' rejected 1 of 2 extracted rows (50.0%), more than its "
-        "max_rejected (0.1%) allows; first: line 3 of the extracted rows: number "
-        "value 'A*B' holds '*', which is not a base-36 digit (0-9, A-Z). Fix those "
-        "values, or raise max_rejected to leave such rows out."
+        "max_rejected (0.1%) allows; first: line 3 of the extracted rows (primary "
+        "key '2'): number value 'A*B' holds '*', which is not a base-36 digit "
+        "(0-9, A-Z). Fix those values, or raise max_rejected to leave such rows "
+        "out."
     )
 
 
@@ -268,22 +300,36 @@ def test_distinct_values_in_few_rows_do_not_make_an_id(tmp_path):
         (
             ["age", "insured"],
             "Pipeline 'insurance': the header of rows.csv differs from its schema at "
-            "column 2: it has 'insured' where its schema has 'insurance'. Run the "
+            "column 3: it has 'insured' where its schema has 'insurance'. Run the "
             "step that writes it again.",
         ),
         (
             ["age"],
             "Pipeline 'insurance': the header of rows.csv differs from its schema at "
-            "column 2: it ends where its schema has 'insurance'. Run the step that "
+            "column 3: it ends where its schema has 'insurance'. Run the step that "
             "writes it again.",
         ),
         (
             ["age", "insurance", "extra"],
             "Pipeline 'insurance': the header of rows.csv differs from its schema at "
-            "column 3: it has 'extra' past the end of its schema. Run the step that "
+            "column 4: it has 'extra' past the end of its schema. Run the step that "
             "writes it again.",
         ),
     ],
 )
 def test_a_rows_file_whose_header_differs_is_refused(tmp_path, header, message):
     assert refusal(tmp_path, InsurancePipeline(), rows_of(20), header) == message
+
+
+def test_rows_without_their_primary_key_column_are_refused(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("age,insurance\n30,1\n")
+
+    with pytest.raises(DataError) as refused:
+        transform(layout_for(InsurancePipeline()), path, tmp_path / "features.csv")
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance': the header of rows.csv differs from its schema at "
+        "column 1: it has 'age' where its schema has '(primary key)'. Run the step "
+        "that writes it again."
+    )

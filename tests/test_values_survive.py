@@ -26,7 +26,8 @@ from mlpipeline.engine.schema import parse_schema
 from mlpipeline.engine.split import Rearrangement
 from mlpipeline.extract import extract
 from mlpipeline.schema import format_value, layout_for
-from mlpipeline.transform import schema_path, transform
+from mlpipeline.transform import transform
+from tests.features import engine_records as read_back
 from tests.fieldzoo.models import Specimen
 
 pytestmark = pytest.mark.django_db
@@ -99,14 +100,7 @@ def engine_records(folder: Path) -> list[list[str]]:
     extracted = extract(pipeline, layout, rows, chunk_size=5)
     result = transform(layout, rows, features)
     assert extracted == result.rows == result.rows_read
-    report = ReadReport()
-    schema = parse_schema(schema_path(features).read_text())
-    batches = read_records(
-        lambda: open(features, "rb"), schema, Rearrangement(), report
-    )
-    records = [row for batch in batches for row in batch]
-    assert (report.records, report.invalid) == (extracted, 0)
-    return records
+    return read_back(layout, rows, features)[1]
 
 
 @settings(max_examples=40)

@@ -61,3 +61,16 @@ class EmbeddedBackend(Backend):
 
     def open_upload(self, location: str) -> IO[bytes]:
         return self.storage.open(check_name(location), "rb")
+
+    def delete(self, kind: str, entity_id: str) -> None:
+        """Delete an entity; a model's weights and feature space files too.
+
+        The engine marks a deleted model DELETED and keeps its document
+        readable, as Amazon ML does; the files that only predictions need
+        go, first, so that a deletion cut short is done again in full.
+        """
+        if kind == "mlmodel":
+            for name in self.client.model_files(entity_id):
+                if self.storage.exists(name):
+                    self.storage.delete(name)
+        super().delete(kind, entity_id)

@@ -45,7 +45,14 @@ import scipy
 from mlpipeline.engine.csvio import ReadReport, read_records
 from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
-from mlpipeline.engine.metrics import binary_auc, confusion_matrix, macro_f1, rmse
+from mlpipeline.engine.metrics import (
+    binary_auc,
+    confusion_matrix,
+    macro_f1,
+    residual_histogram,
+    rmse,
+    score_histogram,
+)
 from mlpipeline.engine.params import TrainingParameters
 from mlpipeline.engine.predictor import DEFAULT_THRESHOLD, Predictor
 from mlpipeline.engine.recipe import parse_recipe, suggest_recipe
@@ -456,8 +463,10 @@ def evaluate_model(
     report : dict
         The engine's ``Report``: metric, value, baseline, record counts,
         ``target_distribution`` (class counts, or the REGRESSION target's
-        mean and population standard deviation) and, for classifiers, the
-        confusion matrix.
+        mean and population standard deviation), for classifiers the
+        confusion matrix and, under ``histogram``, the scores per true class
+        (BINARY) or the residuals (REGRESSION), see
+        :func:`~mlpipeline.engine.metrics.score_histogram`.
 
     Raises
     ------
@@ -493,6 +502,7 @@ def evaluate_model(
         value = rmse(truth, scores)
         baseline = rmse(truth, np.full(len(truth), meta["target_mean"]))
         distribution = {"mean": float(truth.mean()), "std": float(truth.std())}
+        result["histogram"] = residual_histogram(truth, scores)
     else:
         true_labels = (
             [str(int(v)) for v in truth] if model_type == "BINARY" else list(truth)
@@ -508,6 +518,7 @@ def evaluate_model(
             value, baseline = binary_auc(truth, scores), 0.5
             labels = ["0", "1"]
             result["score_threshold"] = threshold
+            result["histogram"] = score_histogram(truth, scores, threshold)
         else:
             value = macro_f1(true_labels, predicted)
             counts = training["class_counts"]

@@ -4,16 +4,32 @@
 * ``MulticlassAvgFScore``: unweighted mean of per-class F1 over the classes
   present in the evaluation labels; F1 is 0 when precision + recall is 0.
 * ``RegressionRMSE``: root mean squared error.
+
+[ENGINE] Beyond Amazon ML, an evaluation reports a histogram of its
+records: a BINARY model's scores per true class (:func:`score_histogram`),
+a REGRESSION model's residuals (:func:`residual_histogram`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["binary_auc", "confusion_matrix", "macro_f1", "rmse"]
+__all__ = [
+    "HISTOGRAM_BINS",
+    "binary_auc",
+    "confusion_matrix",
+    "macro_f1",
+    "residual_histogram",
+    "rmse",
+    "score_histogram",
+]
+
+#: Bins of the histograms an evaluation reports.
+HISTOGRAM_BINS = 20
 
 
 def binary_auc(labels: Sequence[int] | np.ndarray, scores: np.ndarray) -> float:
@@ -92,3 +108,83 @@ def confusion_matrix(
         1,
     )
     return matrix.tolist()
+
+
+def score_histogram(
+    labels: Sequence[int] | np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    bins: int = HISTOGRAM_BINS,
+) -> dict[str, Any]:
+    """Return how a BINARY model's scores spread, for each true class.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        True classes, 0 or 1.
+    scores : array-like of shape (n,)
+        Scores in [0, 1].
+    threshold : float
+        The model's score threshold, recorded with the histogram.
+    bins : int, default 20
+        Bins of equal width over [0, 1]; the last one holds 1.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "score", "edges": [...], "counts": {"0": [...], "1":
+        [...]}, "threshold": threshold}``: ``bins + 1`` edges, and per true
+        class the number of records whose score falls in each bin.
+    """
+    labels = np.asarray(labels)
+    values = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    edges = [index / bins for index in range(bins + 1)]
+    counts = {
+        str(label): np.histogram(values[labels == label], bins=edges)[0].tolist()
+        for label in (0, 1)
+    }
+    return {
+        "kind": "score",
+        "edges": edges,
+        "counts": counts,
+        "threshold": float(threshold),
+    }
+
+
+def residual_histogram(
+    true: np.ndarray, predicted: np.ndarray, bins: int = HISTOGRAM_BINS
+) -> dict[str, Any]:
+    """Return how a REGRESSION model's residuals (true - predicted) spread.
+
+    The bins are of equal width and symmetric around 0, wide enough for the
+    residuals between the 1st and the 99th percentile; the rarer ones
+    beyond are counted apart, so that a few outliers do not squeeze the
+    rest into one bin.
+
+    Parameters
+    ----------
+    true, predicted : array-like of shape (n,)
+        Actual and predicted values.
+    bins : int, default 20
+        Number of bins.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "residual", "edges": [...], "counts": [...], "below": n,
+        "above": m, "mean": mean}``: ``bins + 1`` edges (6 significant
+        digits), the residuals in each bin, those below the first edge and
+        above the last, and the mean residual.
+    """
+    residuals = np.asarray(true, dtype=float) - np.asarray(predicted, dtype=float)
+    low, high = np.percentile(residuals, [1, 99])
+    limit = max(abs(low), abs(high)) or float(np.abs(residuals).max()) or 1.0
+    edges = [float(f"{edge:.6g}") for edge in np.linspace(-limit, limit, bins + 1)]
+    return {
+        "kind": "residual",
+        "edges": edges,
+        "counts": np.histogram(residuals, bins=edges)[0].tolist(),
+        "below": int(np.count_nonzero(residuals < edges[0])),
+        "above": int(np.count_nonzero(residuals > edges[-1])),
+        "mean": float(residuals.mean()),
+    }

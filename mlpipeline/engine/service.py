@@ -74,6 +74,8 @@ _DATA_SPEC_KEYS = frozenset(
     {"DataLocationS3", "DataRearrangement", "DataSchema", "DataSchemaLocationS3"}
 )
 _PREDICTOR_CACHE = 16
+#: Suffixes of a trained model's files: weights, fitted feature space.
+_MODEL_FILES = (".npz", ".features.json")
 
 
 def _empty_endpoint() -> dict[str, Any]:
@@ -324,10 +326,11 @@ class Engine(BatchPredictionOperations, DescribeOperations):
             "schema": source["schema"],
             "recipe": recipe_text,
         }
-        files = {
-            "weights": self._repo.file_name("mlmodel", entity_id, ".npz"),
-            "space": self._repo.file_name("mlmodel", entity_id, ".features.json"),
-        }
+        weights, space = (
+            self._repo.file_name("mlmodel", entity_id, suffix)
+            for suffix in _MODEL_FILES
+        )
+        files = {"weights": weights, "space": space}
 
         def work(doc: dict[str, Any]) -> None:
             ready = self._await("datasource", TrainingDataSourceId)
@@ -443,6 +446,24 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         with self._lock:
             self._predictors.pop(MLModelId, None)
         return {"MLModelId": MLModelId}
+
+    def model_files(self, model_id: str) -> list[str]:
+        """Return the store names a model's trained files have or had.
+
+        Its weights and feature space, where they are and, for models
+        trained before they moved, where they were. DeleteMLModel keeps
+        them, as it keeps the model's document, so that a deleted model
+        stays readable with Get; a caller that wants the storage back
+        deletes these files once the model is gone.
+        """
+        return [
+            name
+            for suffix in _MODEL_FILES
+            for name in (
+                self._repo.file_name("mlmodel", model_id, suffix),
+                self._repo.name("mlmodel", model_id).removesuffix(".json") + suffix,
+            )
+        ]
 
     def load_model(self, model_id: str) -> Predictor:
         """Return the predictor of a COMPLETED model, loading it once.

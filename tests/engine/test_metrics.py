@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from mlpipeline.engine.metrics import binary_auc, confusion_matrix, macro_f1, rmse
+from mlpipeline.engine.metrics import (
+    binary_auc,
+    confusion_matrix,
+    macro_f1,
+    residual_histogram,
+    rmse,
+    score_histogram,
+)
 
 
 def test_auc_spec_example():
@@ -52,3 +59,43 @@ def test_confusion_matrix_rows_are_truth():
         [0, 0, 1, 0],
         [0, 0, 0, 0],
     ]
+
+
+def test_score_histogram_counts_each_true_class_per_bin():
+    labels = [0, 0, 0, 1, 1, 1]
+    scores = [0.0, 0.1, 0.26, 0.5, 0.74, 1.0]
+
+    histogram = score_histogram(labels, scores, 0.5, bins=4)
+
+    assert histogram == {
+        "kind": "score",
+        "edges": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "counts": {"0": [2, 1, 0, 0], "1": [0, 0, 2, 1]},
+        "threshold": 0.5,
+    }
+
+
+def test_residual_histogram_is_symmetric_and_counts_outliers_apart():
+    true = np.array([10.0] * 200 + [1000.0, -1000.0])
+    predicted = np.array([10.0 + (i % 5 - 2) for i in range(200)] + [0.0, 0.0])
+
+    histogram = residual_histogram(true, predicted, bins=4)
+
+    # Residuals -2 to 2, 40 of each; the 1st and 99th percentiles are -2
+    # and 2, so the bins span [-2, 2] (the last holds both 1 and 2) and
+    # the two residuals of 1000 and -1000 fall outside.
+    assert histogram == {
+        "kind": "residual",
+        "edges": [-2.0, -1.0, 0.0, 1.0, 2.0],
+        "counts": [40, 40, 40, 80],
+        "below": 1,
+        "above": 1,
+        "mean": 0.0,
+    }
+
+
+def test_residual_histogram_of_a_perfect_model_has_one_full_bin():
+    histogram = residual_histogram(np.array([3.0, 4.0]), np.array([3.0, 4.0]), 2)
+
+    assert histogram["edges"] == [-1.0, 0.0, 1.0]
+    assert histogram["counts"] == [0, 2]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,6 +11,7 @@ from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.learn import STEPS, learn, resume
 from mlpipeline.models import Run
 from mlpipeline.pipeline import Pipeline, site
+from mlpipeline.split import split_paths
 
 
 class Command(BaseCommand):
@@ -128,9 +131,10 @@ class Command(BaseCommand):
 
     def _summary(self, run: Run) -> str:
         if run.status == Run.Status.TRANSFORMED:
+            files = split_paths(Path(run.features_file))
             return self.style.SUCCESS(
                 f"{run.pipeline}: run {run.pk} transformed {run.rows_written} rows "
-                f"into {run.features_file}"
+                f"into {files['train']} and {files['evaluation']}"
             )
         baseline = "" if run.baseline is None else f" (baseline {run.baseline:.4f})"
         rejected = f"{run.rows_rejected} rejected + " if run.rows_rejected else ""
