@@ -29,6 +29,7 @@ from mlpipeline.load import entity_ids
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
 from mlpipeline.serving import predict
+from mlpipeline.split import SIDES
 from project.demo.models import HotelBooking
 from tests.faults import FailingStorage
 from tests.insurance import InsurancePipeline
@@ -79,6 +80,21 @@ class Serving:
         assert {name: now.get(name) for name in self.files} == self.files
 
 
+def upload_prefix(run):
+    """Return the start of the names ``run``'s upload step stores under."""
+    return f"uploads/{run.pipeline}-{run.pk}-{run.token}-features"
+
+
+def entity_uploads(run):
+    """Return the names of ``run``'s uploaded training and evaluation files."""
+    return [f"{upload_prefix(run)}-{side}.csv" for side in SIDES]
+
+
+def schema_upload(run):
+    """Return the name of ``run``'s uploaded schema, shared by both files."""
+    return f"{upload_prefix(run)}.csv.schema"
+
+
 def assert_one_set_of_entities_per_run(*runs):
     """Assert each run made the entities of the steps it tried, once each.
 
@@ -97,8 +113,7 @@ def assert_one_set_of_entities_per_run(*runs):
         if "evaluation" in tried:
             expected["evaluations"].append(f"{ids['evaluation']}.json")
         if "upload" in tried:
-            upload = f"uploads/{run.pipeline}-{run.pk}-{run.token}-features.csv"
-            expected["uploads"] += [upload, upload + ".schema"]
+            expected["uploads"] += [*entity_uploads(run), schema_upload(run)]
     for kind in ("datasource", "mlmodel", "evaluations"):
         assert entity_documents(kind) == sorted(expected[kind]), kind
     uploads = sorted(n for n in stored_files() if n.startswith("uploads/"))
@@ -138,14 +153,16 @@ def serving(insured_rows):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("failing", "step", "error", "rerun"),
+    ("failing", "step", "error", "rerun", "kept"),
     [
         (
-            r"^uploads/.*-features\.csv$",
+            # The training file went up whole; the disk fills on the second.
+            r"^uploads/.*-features-evaluation\.csv$",
             "upload",
             "[Errno 28] No space left on device: "
-            "'uploads/insurance-{run.pk}-{run.token}-features.csv'",
+            "'uploads/insurance-{run.pk}-{run.token}-features-evaluation.csv'",
             [],
+            ["uploads/insurance-{run.pk}-{run.token}-features-train.csv"],
         ),
         (
             r"^engine/mlmodels/.*\.npz$",
@@ -154,12 +171,16 @@ def serving(insured_rows):
             "Internal error: OSError: [Errno 28] No space left on device: "
             "'engine/mlmodels/files/ml-insurance-{run.pk}-{run.token}.npz'",
             ["mlmodel ml-insurance-{run.pk}-{run.token} was left FAILED"],
+            [
+                "uploads/insurance-{run.pk}-{run.token}-features-train.csv",
+                "uploads/insurance-{run.pk}-{run.token}-features-evaluation.csv",
+            ],
         ),
     ],
     ids=["features-upload", "model-weights"],
 )
 def test_a_storage_write_failing_half_way_fails_the_run_until_resumed(
-    failing_storage, serving, failing, step, error, rerun
+    failing_storage, serving, failing, step, error, rerun, kept
 ):
     failing_storage.failing = failing
 
@@ -175,9 +196,18 @@ def test_a_storage_write_failing_half_way_fails_the_run_until_resumed(
     )
     assert not TrainedModel.objects.filter(run=run).exists()
     serving.check_unchanged()
-    # The half-written file is there, shorter than it should be.
+    first = serving.model.run
+
+    # The half-written file is there, shorter than the first run's same
+    # file; the files written before the fault are whole: the same data and
+    # seed give the first run's bytes.
+    def firsts(name):
+        return name.replace(f"-{run.pk}-{run.token}", f"-{first.pk}-{first.token}")
+
     half = error.format(run=run).rsplit("'", 2)[1]
-    assert 0 < stored_files()[half]
+    assert 0 < stored_files()[half] < stored_files()[firsts(half)]
+    for name in (name.format(run=run) for name in kept):
+        assert read_stored(name) == read_stored(firsts(name)), name
 
     failing_storage.failing = None
     resumed = resume(run)
@@ -186,17 +216,16 @@ def test_a_storage_write_failing_half_way_fails_the_run_until_resumed(
     assert resumed.rows_train + resumed.rows_evaluation == 400
     resubmitted = [e["detail"] for e in resumed.events if e["event"] == "resubmitted"]
     assert resubmitted == [detail.format(run=run) for detail in rerun]
-    first = serving.model.run
-    with (
-        open(Path(django_settings.MEDIA_ROOT) / entity_upload(first), "rb") as a,
-        open(Path(django_settings.MEDIA_ROOT) / entity_upload(resumed), "rb") as b,
+    for ours, theirs in zip(
+        entity_uploads(resumed), entity_uploads(first), strict=True
     ):
-        assert a.read() == b.read()
+        assert read_stored(ours) == read_stored(theirs), ours
     assert_one_set_of_entities_per_run(first, resumed)
 
 
-def entity_upload(run):
-    return f"uploads/{run.pipeline}-{run.pk}-{run.token}-features.csv"
+def read_stored(name):
+    """Return the bytes of the stored file ``name``."""
+    return (Path(django_settings.MEDIA_ROOT) / name).read_bytes()
 
 
 def test_a_model_whose_evaluation_failed_is_never_promoted(failing_storage, serving):
@@ -213,7 +242,8 @@ def test_a_model_whose_evaluation_failed_is_never_promoted(failing_storage, serv
 
     run = Run.objects.latest("pk")
     ids = entity_ids(run)
-    upload = f"uploads/insurance-{run.pk}-{run.token}-features.csv"
+    # The evaluation reads the evaluation side's file, no other.
+    upload = f"uploads/insurance-{run.pk}-{run.token}-features-evaluation.csv"
     assert run.status == Run.Status.FAILED
     assert run.error == (
         f"Step 'evaluation' failed: {ids['evaluation']} says: Internal error: "
