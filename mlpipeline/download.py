@@ -9,8 +9,16 @@ therefore puts a single quote, which spreadsheets show as text, before
 those cells, except cells that are plain numbers (``-3.5``, ``+2``): they
 stay numbers.
 
-Only files offered to people go through it. The features file that the
-backends train on, in the storage or on S3, keeps every value as extracted.
+A run writes two features files, the training and the evaluation side of
+its split by primary key (:mod:`mlpipeline.split`). A person asking for
+"the features file" wants every row in one sheet, so the download joins
+them: the header once, with a leading :data:`SIDE_COLUMN` saying ``train``
+or ``evaluation``, then the training rows, then the evaluation rows. Runs
+made before the split by primary key uploaded one file, which is
+downloaded as it is, without that column.
+
+Only files offered to people go through it. The features files that the
+backends train on, in the storage or on S3, keep every value as extracted.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import codecs
 import csv
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -28,8 +38,15 @@ from django.http import StreamingHttpResponse
 from mlpipeline.backends import get_backend
 from mlpipeline.exceptions import RunNotFound
 from mlpipeline.models import Run
+from mlpipeline.split import SIDES, split_paths
 
-__all__ = ["FORMULA_STARTS", "features_response", "safe_rows", "spreadsheet_safe"]
+__all__ = [
+    "FORMULA_STARTS",
+    "SIDE_COLUMN",
+    "features_response",
+    "safe_rows",
+    "spreadsheet_safe",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +54,10 @@ logger = logging.getLogger(__name__)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A number as spreadsheets read one: sign, digits, decimal point, exponent.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: Header of the download's first column, the side each row is on. In
+#: parentheses, as no Django field can be named so: it never clashes with
+#: a pipeline field.
+SIDE_COLUMN = "(split)"
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -58,35 +79,63 @@ def safe_rows(rows: Iterable[list[str]]) -> Iterator[list[str]]:
 
 
 def features_response(run: Run) -> StreamingHttpResponse:
-    """Return ``run``'s features file as a spreadsheet-safe CSV download.
+    """Return ``run``'s features as one spreadsheet-safe CSV download.
 
-    The file is streamed from where the run uploaded it (the storage, or
-    S3 for the Amazon backend), or from the run's folder when it was only
-    transformed. Raise :class:`RunNotFound` when neither holds it any more.
+    The files are streamed from where the run uploaded them (the storage,
+    or S3 for the Amazon backend), or from the run's folder when it was
+    only transformed. Raise :class:`RunNotFound` when any of them is gone.
     """
-    source = _open_features(run)
+    sources = _open_features(run)
     name = f"{run.pipeline}-run-{run.pk}-features.csv"
     response = StreamingHttpResponse(
-        _csv_lines(source), content_type="text/csv; charset=utf-8"
+        _csv_lines(sources), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
-def _open_features(run: Run) -> IO[bytes]:
-    upload = run.completed_step("upload")
-    location = upload.detail.get("location") if upload is not None else None
-    try:
-        if location:
-            return get_backend(run.backend).open_upload(location)
-        if run.features_file and Path(run.features_file).is_file():
-            return open(run.features_file, "rb")
-    except FileNotFoundError:
-        pass
+def _open_features(run: Run) -> dict[str | None, IO[bytes]]:
+    """Open ``run``'s features files, by side (``None`` for a single file).
+
+    Every file is opened before the download starts, so that a missing one
+    is said in the admin rather than cutting the download short.
+    """
+    with ExitStack() as opened:
+        try:
+            sources = {
+                side: opened.enter_context(open_file())
+                for side, open_file in _features_files(run).items()
+            }
+        except FileNotFoundError:
+            sources = {}
+        if sources:
+            opened.pop_all()
+            return sources
     raise RunNotFound(
         f"Run {run.pk} of {run.pipeline!r} has no features file any more: it was "
         "never written, or cleanup_models deleted it."
     )
+
+
+def _features_files(run: Run) -> dict[str | None, Callable[[], IO[bytes]]]:
+    """Return how to open each of ``run``'s features files, by side."""
+    upload = run.completed_step("upload")
+    detail = upload.detail if upload is not None else {}
+    if "locations" in detail:
+        backend = get_backend(run.backend)
+        return {
+            side: partial(backend.open_upload, detail["locations"][side])
+            for side in SIDES
+        }
+    if detail.get("location"):
+        # A run made before the split by primary key uploaded one file.
+        return {None: partial(get_backend(run.backend).open_upload, detail["location"])}
+    if run.features_file:
+        return {
+            side: partial(open, path, "rb")
+            for side, path in split_paths(Path(run.features_file)).items()
+        }
+    return {}
 
 
 class _Line:
@@ -96,10 +145,24 @@ class _Line:
         return text
 
 
-def _csv_lines(source: IO[bytes]) -> Iterator[str]:
+def _csv_lines(sources: dict[str | None, IO[bytes]]) -> Iterator[str]:
+    """Yield the CSV lines of ``sources`` in one file, the header once."""
     writer = csv.writer(_Line(), lineterminator="\n")
-    with source:
-        # A stream reader needs only read(), which every storage's file has.
-        text = codecs.getreader("utf-8")(source)
-        for row in safe_rows(csv.reader(text)):
-            yield writer.writerow(row)
+    header_written = False
+    with ExitStack() as opened:
+        for source in sources.values():
+            opened.enter_context(source)
+        for side, source in sources.items():
+            # A stream reader needs only read(), which all storage files have.
+            rows = safe_rows(csv.reader(codecs.getreader("utf-8")(source)))
+            header = next(rows, None)
+            if header is not None and not header_written:
+                header_written = True
+                yield writer.writerow(_led(side, SIDE_COLUMN, header))
+            for row in rows:
+                yield writer.writerow(_led(side, side, row))
+
+
+def _led(side: str | None, first: str | None, row: list[str]) -> list[str]:
+    """Return ``row`` led by ``first``, or as it is for a run's single file."""
+    return row if side is None else [first, *row]

@@ -1,5 +1,6 @@
-"""A run's features file, downloaded from the admin, cannot run formulas in
-a spreadsheet; the file the backends train on keeps the raw values."""
+"""A run's features, downloaded from the admin as one file of both sides,
+cannot run formulas in a spreadsheet; the files the backends train on keep
+the raw values."""
 
 import csv
 import io
@@ -12,6 +13,7 @@ from django.urls import reverse
 from mlpipeline import Pipeline
 from mlpipeline.download import spreadsheet_safe
 from mlpipeline.learn import learn
+from mlpipeline.split import SplitRule
 from project.demo.models import Insured
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +78,21 @@ def download(client, run):
     )
 
 
-def test_the_download_quotes_typed_formulas_and_keeps_numbers(client, run):
+def train_rows():
+    """Return how many people the split by primary key puts to training."""
+    rule = SplitRule(seed="gender_typed", train_percent=70)
+    keys = [str(pk) for pk in Insured.objects.values_list("pk", flat=True)]
+    return rule.sides(keys).count("train")
+
+
+def stored_rows(run, side):
+    """Return the rows of ``run``'s uploaded features file of ``side``."""
+    name = f"uploads/gender_typed-{run.pk}-{run.token}-features-{side}.csv"
+    with default_storage.open(name) as stored:
+        return list(csv.reader(io.TextIOWrapper(stored, encoding="utf-8")))
+
+
+def test_the_download_joins_both_sides_quoting_typed_formulas(client, run):
     operator(client, "download_data")
 
     response = download(client, run)
@@ -88,24 +104,39 @@ def test_the_download_quotes_typed_formulas_and_keeps_numbers(client, run):
     )
     text = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["age", "gender", "insurance"]
-    assert len(rows) == 401
+    train = train_rows()
+    # The header once, then the training rows, then the evaluation rows,
+    # each led by its side.
+    assert rows[0] == ["(split)", "age", "gender", "insurance"]
+    assert (run.rows_train, run.rows_evaluation) == (train, 400 - train)
+    assert [row[0] for row in rows[1:]] == (
+        ["train"] * train + ["evaluation"] * (400 - train)
+    )
+    for side, start, end in [
+        ("train", 1, train + 1),
+        ("evaluation", train + 1, 401),
+    ]:
+        assert [row[1:] for row in rows[start:end]] == [
+            [spreadsheet_safe(cell) for cell in row]
+            for row in stored_rows(run, side)[1:]
+        ], side
     # The transform folded "\r=1" to " =1", which no spreadsheet runs.
-    assert {row[1] for row in rows[1:]} == {
+    assert {row[2] for row in rows[1:]} == {
         "'=1+2", "'+1+cmd", "'-2+3", "'@SUM(A1)", "'\t=1", " =1", "-3.5", "+2",
         "female", "male",
     }  # fmt: skip
-    assert sorted({int(row[0]) for row in rows[1:]}) == sorted(
+    assert sorted({int(row[1]) for row in rows[1:]}) == sorted(
         set(Insured.objects.values_list("age", flat=True))
     )
 
 
-def test_the_training_file_keeps_the_raw_values(run):
-    name = f"uploads/gender_typed-{run.pk}-{run.token}-features.csv"
-    with default_storage.open(name) as stored:
-        rows = list(csv.reader(io.TextIOWrapper(stored, encoding="utf-8")))
+def test_the_training_files_keep_the_raw_values(run):
+    train, evaluation = stored_rows(run, "train"), stored_rows(run, "evaluation")
+    expected = train_rows()
 
-    assert {row[1] for row in rows[1:]} == {
+    assert train[0] == evaluation[0] == ["age", "gender", "insurance"]
+    assert (len(train), len(evaluation)) == (expected + 1, 400 - expected + 1)
+    assert {row[1] for row in train[1:] + evaluation[1:]} == {
         "=1+2", "+1+cmd", "-2+3", "@SUM(A1)", "\t=1", " =1", "-3.5", "+2",
         "female", "male",
     }  # fmt: skip
@@ -123,7 +154,10 @@ def test_the_download_needs_its_permission(client, run):
 
 def test_a_deleted_features_file_is_said_so(client, run):
     operator(client, "download_data")
-    default_storage.delete(f"uploads/gender_typed-{run.pk}-{run.token}-features.csv")
+    # One side gone is enough: half the rows would mislead whoever opens it.
+    default_storage.delete(
+        f"uploads/gender_typed-{run.pk}-{run.token}-features-evaluation.csv"
+    )
 
     response = client.post(
         RUNS,
