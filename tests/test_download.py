@@ -4,6 +4,7 @@ the raw values."""
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -13,8 +14,10 @@ from django.urls import reverse
 from mlpipeline import Pipeline
 from mlpipeline.download import spreadsheet_safe
 from mlpipeline.learn import learn
-from mlpipeline.split import SplitRule
+from mlpipeline.models import Run
+from mlpipeline.split import SplitRule, split_paths
 from project.demo.models import Insured
+from tests.faults import FailingStorage
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +172,55 @@ def test_a_deleted_features_file_is_said_so(client, run):
         f"Run {run.pk} of 'gender_typed' has no features file any more: it was "
         "never written, or cleanup_models deleted it."
     ]
+
+
+def downloaded_rows(client, run):
+    """Return the rows of ``run``'s download, as an operator gets them."""
+    response = download(client, run)
+    assert response.status_code == 200, response
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_a_run_made_before_the_split_downloads_its_one_file(client, run):
+    operator(client, "download_data")
+    # Such a run's upload step recorded one location, for one file.
+    upload = run.completed_step("upload")
+    single = upload.detail["locations"]["evaluation"]
+    upload.detail = {"location": single, "schema": upload.detail["schema"]}
+    upload.save()
+
+    rows = downloaded_rows(client, run)
+
+    assert rows[0] == ["age", "gender", "insurance"]
+    assert rows == [
+        [spreadsheet_safe(cell) for cell in row]
+        for row in stored_rows(run, "evaluation")
+    ]
+
+
+def test_a_run_whose_upload_failed_downloads_its_local_files(
+    client, insured_rows, settings
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.faults.FailingStorage"},
+    }
+    FailingStorage.failing = r"^uploads/.*-features-train\.csv$"
+    try:
+        with pytest.raises(OSError, match="No space left on device"):
+            learn(GenderPipeline())
+    finally:
+        FailingStorage.failing = None
+    run = Run.objects.latest("pk")
+    operator(client, "download_data")
+
+    rows = downloaded_rows(client, run)
+
+    local = split_paths(Path(run.features_file))
+    expected = [["(split)", "age", "gender", "insurance"]]
+    for side in ("train", "evaluation"):
+        with open(local[side], newline="", encoding="utf-8") as file:
+            expected += [[side, *row] for row in list(csv.reader(file))[1:]]
+    assert rows == expected
+    assert len(rows) == 401
