@@ -130,12 +130,14 @@ def _features_files(run: Run) -> dict[str | None, Callable[[], IO[bytes]]]:
     if detail.get("location"):
         # A run made before the split by primary key uploaded one file.
         return {None: partial(get_backend(run.backend).open_upload, detail["location"])}
-    if run.features_file:
-        return {
-            side: partial(open, path, "rb")
-            for side, path in split_paths(Path(run.features_file)).items()
-        }
-    return {}
+    if not run.features_file:
+        return {}
+    local = Path(run.features_file)
+    sides = split_paths(local)
+    if not any(path.is_file() for path in sides.values()) and local.is_file():
+        # Transformed before the split by primary key: one file.
+        return {None: partial(open, local, "rb")}
+    return {side: partial(open, path, "rb") for side, path in sides.items()}
 
 
 class _Line:

@@ -199,9 +199,9 @@ def test_a_run_made_before_the_split_downloads_its_one_file(client, run):
     ]
 
 
-def test_a_run_whose_upload_failed_downloads_its_local_files(
-    client, insured_rows, settings
-):
+@pytest.fixture
+def not_uploaded(client, insured_rows, settings):
+    """Return a run whose upload failed, leaving its files in its folder."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": "tests.faults.FailingStorage"},
@@ -212,15 +212,35 @@ def test_a_run_whose_upload_failed_downloads_its_local_files(
             learn(GenderPipeline())
     finally:
         FailingStorage.failing = None
-    run = Run.objects.latest("pk")
     operator(client, "download_data")
+    return Run.objects.latest("pk")
 
-    rows = downloaded_rows(client, run)
 
-    local = split_paths(Path(run.features_file))
+def local_rows(path):
+    """Return the rows of the local CSV file ``path``."""
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def test_a_run_whose_upload_failed_downloads_its_local_files(client, not_uploaded):
+    rows = downloaded_rows(client, not_uploaded)
+
+    local = split_paths(Path(not_uploaded.features_file))
     expected = [["(split)", "age", "gender", "insurance"]]
     for side in ("train", "evaluation"):
-        with open(local[side], newline="", encoding="utf-8") as file:
-            expected += [[side, *row] for row in list(csv.reader(file))[1:]]
+        expected += [[side, *row] for row in local_rows(local[side])[1:]]
     assert rows == expected
     assert len(rows) == 401
+
+
+def test_a_run_transformed_before_the_split_downloads_its_local_file(
+    client, not_uploaded
+):
+    # Such a run's transform wrote one features file, at features_file:
+    # both side files move there, the evaluation file last, so it stays.
+    local = split_paths(Path(not_uploaded.features_file))
+    single = local_rows(local["evaluation"])
+    for path in local.values():
+        path.rename(not_uploaded.features_file)
+
+    assert downloaded_rows(client, not_uploaded) == single
