@@ -135,8 +135,9 @@ def test_a_pipeline_without_an_active_model_is_a_404(client, run):
     assert response.status_code == 404
     assert response.json() == {
         "__type": "ResourceNotFoundException",
-        "message": "Pipeline 'nothing' has no active model yet; run "
-        "'manage.py learn nothing'.",
+        "message": "No pipeline is declared with the name 'nothing', and none has "
+        "an active model; declared pipelines: customer_type, health_insurance, "
+        "hotel_rate, policy_plan.",
     }
 
 
