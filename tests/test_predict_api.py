@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
+from mlpipeline.backends import get_backend
 from mlpipeline.learn import learn
 from mlpipeline.serving import predict, top_labels
 from tests.insurance import InsurancePipeline
@@ -200,4 +201,18 @@ def test_realtime_endpoints_take_a_token_without_csrf(run):
         "predictedLabel",
         "predictedScores",
         "details",
+    }
+
+
+def test_an_active_model_deleted_from_the_backend_is_a_503(client, run):
+    get_backend(run.backend).client.delete_ml_model(MLModelId=run.model_id)
+
+    response = ask(client, {"Record": {"age": 61}})
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "__type": "ServiceUnavailableException",
+        "message": f"Pipeline 'insurance': its active model {run.model_id} is "
+        "DELETED, so it cannot answer; promote or roll back to a COMPLETED model, "
+        "or run the pipeline again.",
     }
