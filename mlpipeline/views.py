@@ -149,8 +149,7 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
         given = token.strip().encode()
         # Compare with every token, so timing tells nothing about them.
         matches = [
-            hmac.compare_digest(given, str(known).encode())
-            for known in settings.API_TOKENS
+            hmac.compare_digest(given, known.encode()) for known in settings.api_tokens
         ]
         if scheme.lower() == "bearer" and given and any(matches):
             return None

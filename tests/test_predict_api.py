@@ -181,7 +181,7 @@ def test_openapi_description_is_served_and_its_references_resolve(client):
     assert document["openapi"] == "3.0.3"
     operation = document["paths"]["/predict/{pipeline}/"]["post"]
     assert sorted(operation["responses"]) == [
-        "200", "400", "401", "403", "404", "413", "502",
+        "200", "400", "401", "403", "404", "413", "502", "503",
     ]  # fmt: skip
     assert document["servers"] == [{"url": "/mlpipeline"}]
     for ref in _refs(document):
@@ -216,3 +216,22 @@ def test_an_active_model_deleted_from_the_backend_is_a_503(client, run):
         "DELETED, so it cannot answer; promote or roll back to a COMPLETED model, "
         "or run the pipeline again.",
     }
+
+
+@pytest.mark.parametrize(
+    ("tokens", "given"),
+    [
+        ("tok-s3cret-123", "t"),
+        ("tok-s3cret-123", "tok-s3cret-123"),
+        ([None, 123], "None"),
+        ([None, 123], "123"),
+    ],
+)
+def test_tokens_that_are_not_strings_of_a_list_let_no_one_in(
+    client, run, settings, tokens, given
+):
+    settings.MLPIPELINE_API_TOKENS = tokens
+
+    response = ask(client, {"Record": {}}, token=given)
+
+    assert response.status_code == 401
