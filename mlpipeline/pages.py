@@ -21,7 +21,7 @@ __all__ = ["predictor"]
 TOP = 3
 
 
-@login_required(login_url="admin:login")
+@login_required  # to the project's LOGIN_URL, which admits non-staff users
 def predictor(request: HttpRequest, pipeline: str) -> HttpResponse:
     """Show the predictor page of ``pipeline``.
 

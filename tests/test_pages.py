@@ -32,7 +32,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
     response = client.get(URL)
 
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={URL}"
+    assert response["Location"] == f"/accounts/login/?next={URL}"
 
 
 def test_the_page_needs_the_predict_permission(client):
@@ -153,3 +153,32 @@ def test_a_date_that_is_not_iso_is_rejected_naming_the_attribute():
     assert features["arrival_date_year"] == "2024"
     assert features["arrival_date_weekday"] == "2"
     assert features["adults"] == "2"
+
+
+def test_a_user_who_is_not_staff_signs_in_and_sees_a_prediction(client, policies):
+    user = User.objects.create_user("clerk", password="a long password")
+    user.user_permissions.set(Permission.objects.filter(codename="predict"))
+    assert not user.is_staff
+
+    signed_in = client.post(
+        "/accounts/login/",
+        {"username": "clerk", "password": "a long password", "next": URL},
+    )
+    assert (signed_in.status_code, signed_in["Location"]) == (302, URL)
+    response = client.post(URL, {"number": policies[0][0]})
+
+    assert response.status_code == 200
+    assert len(response.context["answers"]) == 3
+    assert response.context["answers"][0]["label"] == policies[0][1]
+
+
+def test_the_sign_in_page_says_when_the_password_is_wrong(client, db):
+    User.objects.create_user("clerk", password="a long password")
+
+    response = client.post(
+        "/accounts/login/", {"username": "clerk", "password": "wrong", "next": URL}
+    )
+
+    assert response.status_code == 200
+    assert b'id="error"' in response.content
+    assert b"Please enter a correct username and password." in response.content
