@@ -75,6 +75,15 @@ def check_pipeline(pipeline: Pipeline, layout: Layout) -> None:
             "of rows, at least 1.",
             code="E007",
         )
+    if not layout.features:
+        left_out = [layout.row_id, *layout.excluded]
+        raise PipelineDeclarationError(
+            f"Pipeline {name!r} leaves no feature to learn from: besides its target "
+            f"{layout.target!r}, its attributes are the row id or excluded "
+            f"({', '.join(repr(a) for a in left_out if a)}).",
+            code="E009",
+            hint="Add fields the model can learn from, or exclude fewer.",
+        )
     alias = pipeline.backend or settings.DEFAULT_BACKEND
     try:
         backend_class(alias)

@@ -199,6 +199,7 @@ def transform(
         raise
     result.split_rows = sink.rows
     excluded = profile.useless(result)
+    _check_features_left(layout, excluded, result)
     result.schema = replace(layout, excluded=[*layout.excluded, *excluded]).schema()
     result.schema_path.write_text(json.dumps(result.schema, indent=2), "utf-8")
     return result
@@ -483,6 +484,22 @@ def _check_split_size(layout: Layout, rows: int) -> None:
 def min_rows(train_percent: int) -> int:
     """Return the fewest rows with a target that a split may take."""
     return math.ceil(MIN_ROWS_PER_SIDE * 100 / min(train_percent, 100 - train_percent))
+
+
+def _check_features_left(
+    layout: Layout, excluded: list[str], result: TransformResult
+) -> None:
+    """Raise when the rows showed every feature useless: nothing to learn."""
+    if any(name not in excluded for name in layout.features):
+        return
+    err = DataError(
+        f"Pipeline {layout.pipeline!r}: no feature left after excluding constant or "
+        f"id-like columns {', '.join(excluded)}; a model needs a feature whose "
+        "values vary and repeat. Learn from more varied rows (check "
+        "get_queryset()), or add fields."
+    )
+    err.result = result  # type: ignore[attr-defined]
+    raise err
 
 
 def _check_varies(layout: Layout, result: TransformResult, profile: _Profile) -> None:

@@ -288,3 +288,14 @@ def test_only_non_empty_strings_of_a_list_are_tokens(settings):
     assert conf.api_tokens == ()
     settings.MLPIPELINE_API_TOKENS = [None, 123, "", " ", "good"]
     assert conf.api_tokens == ("good",)
+
+
+def test_a_declaration_that_leaves_no_feature_is_reported(registered):
+    registered(declare(excluded=["integer"]))
+
+    assert reported() == [
+        "<Declared 'zoo'>: (mlpipeline.E009) Pipeline 'zoo' leaves no feature to "
+        "learn from: besides its target 'kind', its attributes are the row id or "
+        "excluded ('integer').\n\tHINT: Add fields the model can learn from, or "
+        "exclude fewer."
+    ]

@@ -348,3 +348,23 @@ def test_a_value_over_csvs_field_limit_is_refused_with_its_lines_size(tmp_path):
         "observations over 102400 bytes. Shorten or exclude its longest text "
         "values."
     )
+
+
+def test_rows_whose_every_feature_is_constant_are_refused_before_upload(tmp_path):
+    rows = [["MEAL", "1", str(100 + i % 7)] for i in range(40)]
+
+    message = refusal(
+        tmp_path,
+        declared(RatePipeline, fields=["meal", "agent", "avg_price_per_room"]),
+        rows,
+    )
+
+    assert message == (
+        "Pipeline 'rates': no feature left after excluding constant or id-like "
+        "columns meal, agent; a model needs a feature whose values vary and "
+        "repeat. Learn from more varied rows (check get_queryset()), or add fields."
+    )
+
+
+def declared(base, **attributes):
+    return type("Declared", (base,), attributes)()
