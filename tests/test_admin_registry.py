@@ -67,7 +67,9 @@ def test_promote_action_forces_the_model_in_and_logs_who(client, login):
 
     response = act(client, MODELS, "promote", [refused.pk])
 
-    assert messages_of(response) == [f"insurance: model {refused.model_id} is active."]
+    assert messages_of(response) == [
+        f"Pipeline insurance: model {refused.model_id} is active."
+    ]
     assert PipelineState.objects.get(name="insurance").active_model == refused
     entry = LogEntry.objects.get()
     assert entry.user.username == "ops"
@@ -83,7 +85,7 @@ def test_roll_back_action_restores_the_previous_model(client, login):
     response = act(client, PIPELINES, "roll_back", [state.pk])
 
     assert messages_of(response) == [
-        f"insurance: model {old.model_id} is active again."
+        f"Pipeline insurance: model {old.model_id} is active again."
     ]
     assert PipelineState.objects.get(name="insurance").active_model == old
     assert LogEntry.objects.get().change_message == (
@@ -99,7 +101,7 @@ def test_roll_back_without_a_previous_model_says_so(client, login):
     response = act(client, PIPELINES, "roll_back", [state.pk])
 
     assert messages_of(response) == [
-        "insurance: Pipeline 'insurance' has no previous model to roll back to."
+        "Pipeline 'insurance' has no previous model to roll back to."
     ]
 
 
