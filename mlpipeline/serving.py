@@ -209,7 +209,7 @@ def record_features(layout: Layout, record: dict[str, Any]) -> dict[str, str]:
         cells.append("" if column == layout.target else format_value(value))
     try:
         features = expand_row(layout, cells)
-    except DataError:
+    except (DataError, ValueError):
         # Expand column by column to name the value that was rejected.
         _raise_rejected(layout, cells)
         raise
@@ -222,7 +222,7 @@ def _raise_rejected(layout: Layout, cells: list[str]) -> None:
         value = cells[layout.columns.index(expander.source)]
         try:
             expander.expand(value)
-        except DataError as err:
+        except (DataError, ValueError) as err:
             raise InvalidRecord(
                 f"Record attribute {expander.source!r} holds {value!r}, which its "
                 f"{type(expander).__name__} rejects: {err}",
