@@ -155,6 +155,13 @@ def predict(
         raise ValueError(f"top must be a whole number from 1 to 100, not {top!r}.")
     cache = _cache if cache is None else cache
     layout = cache.layout(pipeline)
+    if layout is None:
+        # Not in the site, so its expanders are unknown: the record must
+        # hold the model's features already. Registering the pipeline
+        # (mlpipeline.site.register) makes the record its source fields.
+        values = {key: format_value(value) for key, value in record.items()}
+    else:
+        values = record_features(layout, record)
     try:
         model = cache.active(pipeline)
     except RunNotFound:
@@ -165,13 +172,6 @@ def predict(
                 f"has an active model; declared pipelines: {known}."
             ) from None
         raise
-    if layout is None:
-        # Not in the site, so its expanders are unknown: the record must
-        # hold the model's features already. Registering the pipeline
-        # (mlpipeline.site.register) makes the record its source fields.
-        values = {key: format_value(value) for key, value in record.items()}
-    else:
-        values = record_features(layout, record)
     backend = _serving_backend(model.backend)
     if isinstance(backend, EmbeddedBackend):
         # Read fresh, so a changed ScoreThreshold applies at once.

@@ -182,3 +182,20 @@ def test_the_sign_in_page_says_when_the_password_is_wrong(client, db):
     assert response.status_code == 200
     assert b'id="error"' in response.content
     assert b"Please enter a correct username and password." in response.content
+
+
+def test_a_date_that_is_not_iso_is_shown_beside_its_field(client, db):
+    reader(client, "predict")
+
+    response = client.post(
+        "/mlpipeline/predictor/hotel_rate/", {"arrival_date": "notadate"}
+    )
+
+    assert response.status_code == 200
+    (field,) = [f for f in response.context["fields"] if f.get("error")]
+    assert (field["name"], field["value"]) == ("arrival_date", "notadate")
+    assert field["error"] == (
+        "Record attribute 'arrival_date' holds 'notadate', which its "
+        "DatePartsExpander rejects: arrival_date value 'notadate' is not an ISO "
+        "date (YYYY-MM-DD)."
+    )
