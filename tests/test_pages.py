@@ -199,3 +199,22 @@ def test_a_date_that_is_not_iso_is_shown_beside_its_field(client, db):
         "DatePartsExpander rejects: arrival_date value 'notadate' is not an ISO "
         "date (YYYY-MM-DD)."
     )
+
+
+def test_the_openapi_example_gets_a_prediction(client, policies, settings):
+    settings.MLPIPELINE_API_TOKENS = ["tok-pages"]
+    document = client.get("/mlpipeline/openapi.json").json()
+    operation = document["paths"]["/predict/{pipeline}/"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+
+    response = client.post(
+        "/mlpipeline/predict/policy_plan/",
+        example,
+        content_type="application/json",
+        headers={"Authorization": "Bearer tok-pages"},
+    )
+
+    assert response.status_code == 200
+    prediction = response.json()["Prediction"]
+    assert prediction == predict("policy_plan", {"number": "PX00427731"}, top=3)
+    assert len(prediction["topLabels"]) == 3
