@@ -105,14 +105,15 @@ class PipelineAdmin(admin.ModelAdmin):
             try:
                 restored = registry.rollback(state.name, user=request.user)
             except (MlpipelineError, PermissionDenied) as err:
-                self.message_user(request, f"{state.name}: {err}", messages.ERROR)
+                # The registry's errors name the pipeline already.
+                self.message_user(request, str(err), messages.ERROR)
                 continue
             self.log_change(
                 request, state, f"Rolled back to model {restored.model_id}."
             )
             self.message_user(
                 request,
-                f"{state.name}: model {restored.model_id} is active again.",
+                f"Pipeline {state.name}: model {restored.model_id} is active again.",
                 messages.SUCCESS,
             )
 
@@ -126,17 +127,21 @@ class PipelineAdmin(admin.ModelAdmin):
                     requested_by=request.user.get_username(),
                 )
             except MlpipelineError as err:
-                self.message_user(request, f"{state.name}: {err}", messages.ERROR)
+                self.message_user(
+                    request, f"Pipeline {state.name}: {err}", messages.ERROR
+                )
                 continue
             if created:
                 self.message_user(
-                    request, f"{state.name}: queued run {run.pk}.", messages.SUCCESS
+                    request,
+                    f"Pipeline {state.name}: queued run {run.pk}.",
+                    messages.SUCCESS,
                 )
             else:
                 self.message_user(
                     request,
-                    f"{state.name}: run {run.pk} is already {run.status}; this "
-                    "request was skipped and recorded on it.",
+                    f"Pipeline {state.name}: run {run.pk} is already {run.status}; "
+                    "this request was skipped and recorded on it.",
                     messages.WARNING,
                 )
 
@@ -283,6 +288,6 @@ class TrainedModelAdmin(StatisticsAdmin):
         self.log_change(request, model, f"Promoted by hand: {model.decision_reason}")
         self.message_user(
             request,
-            f"{model.pipeline}: model {model.model_id} is active.",
+            f"Pipeline {model.pipeline}: model {model.model_id} is active.",
             messages.SUCCESS,
         )

@@ -24,6 +24,11 @@ setting before anything runs. The ids:
                           ``app_label.Model.field``
 ``mlpipeline.E007``       training options: ``sgd``, ``recipe``,
                           ``train_percent``, ``chunk_size``, ``max_rejected``
+``mlpipeline.E008``       a setting of the wrong type or value:
+                          ``MLPIPELINE_API_TOKENS``, ``_BACKENDS``,
+                          ``_SCHEDULE``, ``_PIPELINE_SCHEDULES``,
+                          ``_RETENTION``, ``_PROMOTION_MARGIN``
+``mlpipeline.E009``       a declaration that leaves no feature to learn from
 ``mlpipeline.E010``       anything else a declaration gets wrong
 ========================  ==================================================
 
@@ -33,6 +38,7 @@ Each pipeline reports its first problem; fix it and check again.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -49,6 +55,7 @@ from mlpipeline.engine.schema import parse_schema
 from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.load import training_parameters
 from mlpipeline.pipeline import Pipeline, site
+from mlpipeline.schedule import check_schedules
 from mlpipeline.schema import Layout, layout_for
 
 __all__ = ["check_mlpipeline", "check_pipeline"]
@@ -67,6 +74,15 @@ def check_pipeline(pipeline: Pipeline, layout: Layout) -> None:
             f"Pipeline {name!r} has chunk_size {chunk_size!r}; use a whole number "
             "of rows, at least 1.",
             code="E007",
+        )
+    if not layout.features:
+        left_out = [layout.row_id, *layout.excluded]
+        raise PipelineDeclarationError(
+            f"Pipeline {name!r} leaves no feature to learn from: besides its target "
+            f"{layout.target!r}, its attributes are the row id or excluded "
+            f"({', '.join(repr(a) for a in left_out if a)}).",
+            code="E009",
+            hint="Add fields the model can learn from, or exclude fewer.",
         )
     alias = pipeline.backend or settings.DEFAULT_BACKEND
     try:
@@ -114,7 +130,11 @@ def check_mlpipeline(
     With ``app_configs`` (``manage.py check <app>``), only the pipelines
     declared in those apps are checked.
     """
-    found, broken = _check_backends()
+    found = [checks.Error(message, id="mlpipeline.E008") for message in _settings()]
+    if not isinstance(settings.BACKENDS, dict):
+        return found  # each backend and pipeline would fail alike
+    more, broken = _check_backends()
+    found.extend(more)
     for pipeline in _pipelines(app_configs):
         try:
             check_pipeline(pipeline, layout_for(pipeline))
@@ -131,6 +151,53 @@ def check_mlpipeline(
                 )
             )
     return found
+
+
+def _settings() -> list[str]:
+    """Return what is wrong with the settings read outside a pipeline."""
+    problems = [_tokens_problem(), _margin_problem(), *check_schedules()]
+    backends = settings.BACKENDS
+    if not isinstance(backends, dict):
+        problems.append(
+            f"MLPIPELINE_BACKENDS is a {type(backends).__name__}, {backends!r}; "
+            "use a dict of aliases, each {'BACKEND': <dotted path>, 'OPTIONS': {}}."
+        )
+    try:
+        _ = settings.retention
+    except ImproperlyConfigured as err:
+        problems.append(str(err))
+    return [problem for problem in problems if problem]
+
+
+def _tokens_problem() -> str:
+    """Say what is wrong with MLPIPELINE_API_TOKENS, never showing a token."""
+    tokens = settings.API_TOKENS
+    if not isinstance(tokens, (list, tuple)):
+        return (
+            f"MLPIPELINE_API_TOKENS is a {type(tokens).__name__}, not a list; "
+            "each of its items would be a token (each character of a string). "
+            "Use a list of token strings, such as os.environ[...].split()."
+        )
+    wrong = [type(t).__name__ for t in tokens if not isinstance(t, str)]
+    if wrong:
+        return (
+            f"MLPIPELINE_API_TOKENS holds items of type {', '.join(wrong)}; every "
+            "token must be a non-empty string."
+        )
+    if any(not token.strip() for token in tokens):
+        return "MLPIPELINE_API_TOKENS holds an empty token; remove it."
+    return ""
+
+
+def _margin_problem() -> str:
+    margin = settings.PROMOTION_MARGIN
+    number = isinstance(margin, (int, float)) and not isinstance(margin, bool)
+    if number and math.isfinite(margin) and 0 <= margin < 1:
+        return ""
+    return (
+        f"MLPIPELINE_PROMOTION_MARGIN is {margin!r}; use a number from 0 up to, "
+        "not including, 1 (0.01 lets a new model fall 1 % short)."
+    )
 
 
 def _pipelines(app_configs: Sequence[AppConfig] | None) -> Iterable[Pipeline]:

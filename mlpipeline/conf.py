@@ -12,13 +12,14 @@ time, so ``override_settings`` in tests and late configuration both work::
 from __future__ import annotations
 
 import datetime
+import math
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["DEFAULTS", "settings"]
+__all__ = ["DEFAULTS", "MAX_RETENTION_DAYS", "retention_days", "settings"]
 
 DEFAULTS: dict[str, Any] = {
     # Alias of the backend that pipelines use unless they name another.
@@ -71,6 +72,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Longest retention, in days (about 270 years): a longer one would reach
+#: back past the calendar's first year from now.
+MAX_RETENTION_DAYS = 100_000
+
+
+def retention_days(days: float) -> datetime.timedelta | None:
+    """Return ``days`` as a timedelta; None outside 0 to MAX_RETENTION_DAYS."""
+    if not math.isfinite(days) or not 0 <= days <= MAX_RETENTION_DAYS:
+        return None
+    return datetime.timedelta(days=days)
+
+
 class _Settings:
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
@@ -96,13 +109,28 @@ class _Settings:
         """Return RETENTION as a timedelta."""
         configured = value = self.RETENTION
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = datetime.timedelta(days=value)
-        if not isinstance(value, datetime.timedelta) or value < datetime.timedelta():
+            value = retention_days(value)
+        if not isinstance(value, datetime.timedelta) or not (
+            datetime.timedelta() <= value <= datetime.timedelta(MAX_RETENTION_DAYS)
+        ):
             raise ImproperlyConfigured(
                 f"MLPIPELINE_RETENTION is {configured!r}; use a timedelta or a "
-                "number of days, 0 or more."
+                f"number of days, from 0 to {MAX_RETENTION_DAYS}."
             )
         return value
+
+    @property
+    def api_tokens(self) -> tuple[str, ...]:
+        """Return the usable tokens of API_TOKENS: its non-empty strings.
+
+        Only a list or tuple counts; anything else (a bare string, whose
+        characters would each pass as a token) gives no token at all, and
+        the system check ``mlpipeline.E008`` reports it.
+        """
+        configured = self.API_TOKENS
+        if not isinstance(configured, (list, tuple)):
+            return ()
+        return tuple(t for t in configured if isinstance(t, str) and t.strip())
 
 
 settings = _Settings()

@@ -5,6 +5,8 @@ The tree::
     MlpipelineError
      +-- PipelineDeclarationError   a pipeline's declaration is wrong
      +-- DataError                  the rows cannot make a model
+     |    +-- InvalidRecord         a record to predict holds a value an
+     |                              expander cannot read
      +-- DatabaseUnavailable        the connection failed while extracting
      +-- StepFailed                 a backend entity ended FAILED
      +-- StepTimedOut               a backend entity took too long (also a
@@ -12,6 +14,7 @@ The tree::
      +-- BackendError               the training service refused a request
      +-- RunNotFound                nothing to resume or load
      +-- RegistryError              a promotion or rollback cannot be made
+     +-- ModelUnavailable           the active model cannot answer (deleted)
 
 Errors of the embedded engine (``mlpipeline.engine.EngineError``) reach
 callers unchanged. The Amazon backend turns the boto3 errors whose meaning
@@ -28,7 +31,9 @@ __all__ = [
     "BackendError",
     "DataError",
     "DatabaseUnavailable",
+    "InvalidRecord",
     "MlpipelineError",
+    "ModelUnavailable",
     "PipelineDeclarationError",
     "RegistryError",
     "RunNotFound",
@@ -62,6 +67,19 @@ class PipelineDeclarationError(MlpipelineError):
 
 class DataError(MlpipelineError):
     """The extracted rows cannot train a model: empty, one class, bad value."""
+
+
+class InvalidRecord(DataError):
+    """A record to predict holds a value its pipeline's expander rejects.
+
+    ``attribute`` is the source attribute and ``value`` the value given, so
+    a form can show the message beside its field.
+    """
+
+    def __init__(self, message: str, *, attribute: str, value: str) -> None:
+        self.attribute = attribute
+        self.value = value
+        super().__init__(message)
 
 
 class DatabaseUnavailable(MlpipelineError):
@@ -102,3 +120,7 @@ class RunNotFound(MlpipelineError):
 
 class RegistryError(MlpipelineError):
     """A model cannot be promoted or rolled back as asked."""
+
+
+class ModelUnavailable(MlpipelineError):
+    """The active model cannot answer: the server is at fault, not the call."""

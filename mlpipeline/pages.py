@@ -9,12 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from mlpipeline.exceptions import MlpipelineError
+from mlpipeline.exceptions import InvalidRecord, MlpipelineError
 from mlpipeline.pipeline import site
 from mlpipeline.registry import active_model
 from mlpipeline.schema import layout_for
 from mlpipeline.serving import predict
-from mlpipeline.transform import expand_row
 
 __all__ = ["predictor"]
 
@@ -22,12 +21,13 @@ __all__ = ["predictor"]
 TOP = 3
 
 
-@login_required(login_url="admin:login")
+@login_required  # to the project's LOGIN_URL, which admits non-staff users
 def predictor(request: HttpRequest, pipeline: str) -> HttpResponse:
     """Show the predictor page of ``pipeline``.
 
     The form has one field per extracted column except the target; once
-    posted, the record goes through the pipeline's expanders and the page
+    posted, the record goes to :func:`~mlpipeline.serving.predict`, which
+    expands it as the API and the transform do, and the page
     shows the active model's top three labels with their scores (or its
     value). Only signed-in users holding ``mlpipeline.predict`` see it.
     """
@@ -50,13 +50,13 @@ def predictor(request: HttpRequest, pipeline: str) -> HttpResponse:
     except MlpipelineError as err:
         context["error"] = str(err)
     if request.method == "POST":
-        cells = [given.get(name, "") for name in layout.columns]
-        record = dict(
-            zip(layout.attribute_names, expand_row(layout, cells), strict=True)
-        )
-        record.pop(layout.target, None)
         try:
-            prediction = predict(layout.pipeline, record, top=TOP)
+            prediction = predict(layout.pipeline, given, top=TOP)
+        except InvalidRecord as err:
+            # Shown beside the field whose value was rejected.
+            for item in context["fields"]:
+                if item["name"] == err.attribute:
+                    item["error"] = str(err)
         except MlpipelineError as err:
             context["error"] = str(err)
         else:

@@ -211,7 +211,8 @@ def force_promote(model: TrainedModel, user: Any) -> TrainedModel:
 
     Raise :class:`~django.core.exceptions.PermissionDenied` unless ``user``
     holds ``mlpipeline.promote_model``, and :class:`RegistryError` when the
-    model is already active.
+    model is already active, or was deleted by ``cleanup_models`` (it could
+    answer no prediction).
     """
     if not user.has_perm("mlpipeline.promote_model"):
         raise PermissionDenied(
@@ -225,6 +226,7 @@ def force_promote(model: TrainedModel, user: Any) -> TrainedModel:
             raise RegistryError(
                 f"Model {model.model_id} is already active for {model.pipeline!r}."
             )
+        _refuse_cleaned(model, f"Model {model.model_id} of {model.pipeline!r}")
         previous = state.active_model
         gate = model.decision_reason
         model.decision = TrainedModel.Decision.FORCED
@@ -271,12 +273,9 @@ def rollback(pipeline: str, user: Any = None) -> TrainedModel:
             raise RegistryError(
                 f"Pipeline {pipeline!r} has no previous model to roll back to."
             )
-        if restored.run.completed_step("cleanup") is not None:
-            raise RegistryError(
-                f"The previous model {restored.model_id} of {pipeline!r} was "
-                "deleted by cleanup_models; promote another model instead, or "
-                "raise MLPIPELINE_RETENTION to keep models longer."
-            )
+        _refuse_cleaned(
+            restored, f"The previous model {restored.model_id} of {pipeline!r}"
+        )
         _activate(state, restored)
     logger.warning(
         "Rolled %s back from %s to %s%s",
@@ -291,6 +290,15 @@ def rollback(pipeline: str, user: Any = None) -> TrainedModel:
         )
     )
     return restored
+
+
+def _refuse_cleaned(model: TrainedModel, named: str) -> None:
+    """Raise :class:`RegistryError` when cleanup_models deleted ``model``."""
+    if model.run.completed_step("cleanup") is not None:
+        raise RegistryError(
+            f"{named} was deleted by cleanup_models; promote another model "
+            "instead, or raise MLPIPELINE_RETENTION to keep models longer."
+        )
 
 
 def active_state(pipeline: str) -> PipelineState:

@@ -29,7 +29,7 @@ from django.core.exceptions import ImproperlyConfigured
 from mlpipeline.conf import settings
 from mlpipeline.pipeline import site
 
-__all__ = ["WeeklySchedule", "beat_schedule", "schedule_for"]
+__all__ = ["WeeklySchedule", "beat_schedule", "check_schedules", "schedule_for"]
 
 _WEEK = datetime.timedelta(days=7)
 
@@ -125,12 +125,59 @@ def schedule_for(pipeline_name: str) -> WeeklySchedule | None:
     slot = overrides.get(pipeline_name, settings.SCHEDULE)
     if slot is None:
         return None
+    where = (
+        f"MLPIPELINE_PIPELINE_SCHEDULES[{pipeline_name!r}]"
+        if pipeline_name in overrides
+        else "MLPIPELINE_SCHEDULE"
+    )
+    return _weekly(where, slot)
+
+
+def _weekly(where: str, slot: Any) -> WeeklySchedule:
+    """Return the slot of the setting ``where`` as a schedule, or raise."""
     if not isinstance(slot, dict):
         raise ImproperlyConfigured(
-            f"MLPIPELINE_PIPELINE_SCHEDULES[{pipeline_name!r}] must be a dict such "
-            f"as {{'weekday': 6, 'hour': 4}}, or None; it is {slot!r}."
+            f"{where} must be a dict such as {{'weekday': 6, 'hour': 4}}, or "
+            f"None; it is {slot!r}."
         )
-    return WeeklySchedule(**slot)
+    missing = sorted({"weekday", "hour"} - set(slot))
+    unknown = sorted(set(slot) - {"weekday", "hour", "minute", "timezone"})
+    if missing or unknown:
+        wrong = f"lacks {missing}" if missing else f"has unknown keys {unknown}"
+        raise ImproperlyConfigured(
+            f"{where} is {slot!r}, which {wrong}; give weekday (0 = Monday), hour "
+            "and optionally minute and timezone."
+        )
+    try:
+        return WeeklySchedule(**slot)
+    except ImproperlyConfigured as err:
+        raise ImproperlyConfigured(f"{where} is {slot!r}: {err}") from None
+    except zoneinfo.ZoneInfoNotFoundError:
+        raise ImproperlyConfigured(
+            f"{where} is {slot!r}, whose timezone is not a known time zone."
+        ) from None
+
+
+def check_schedules() -> list[str]:
+    """Return the error of each schedule setting that cannot be read."""
+    overrides = settings.PIPELINE_SCHEDULES
+    if not isinstance(overrides, dict):
+        return [
+            f"MLPIPELINE_PIPELINE_SCHEDULES is {overrides!r}; use a dict mapping "
+            "pipeline names to slots (or None)."
+        ]
+    slots = {"MLPIPELINE_SCHEDULE": settings.SCHEDULE}
+    for name, slot in overrides.items():
+        slots[f"MLPIPELINE_PIPELINE_SCHEDULES[{name!r}]"] = slot
+    errors = []
+    for where, slot in slots.items():
+        if slot is None:
+            continue
+        try:
+            _weekly(where, slot)
+        except ImproperlyConfigured as err:
+            errors.append(str(err))
+    return errors
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:

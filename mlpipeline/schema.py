@@ -165,6 +165,12 @@ class Layout:
         return [name for name, _ in self.attributes]
 
     @property
+    def features(self) -> list[str]:
+        """Return the attributes but the target, the row id and excluded."""
+        skipped = {self.target, self.row_id, *self.excluded}
+        return [name for name in self.attribute_names if name not in skipped]
+
+    @property
     def target_type(self) -> str:
         return dict(self.attributes)[self.target]
 

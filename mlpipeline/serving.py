@@ -8,6 +8,12 @@ active model is used, and a promotion or rollback made by any process is
 picked up by the next prediction, with no restart. Models are immutable, so
 loaded embedded predictors are kept per cache by model id; a prediction in
 flight during a switch finishes with the model it started with.
+
+A record to predict holds the pipeline's source fields, as the predictor
+page's form does; :func:`record_features` expands them with the
+transform's own code (:func:`~mlpipeline.transform.expand_row`), so the
+page, the prediction API and a Python caller all send the model the
+features it was trained on.
 """
 
 from __future__ import annotations
@@ -22,15 +28,25 @@ from django.dispatch import receiver
 
 from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
+from mlpipeline.exceptions import (
+    DataError,
+    InvalidRecord,
+    ModelUnavailable,
+    PipelineDeclarationError,
+    RunNotFound,
+)
 from mlpipeline.models import PipelineState, Run, TrainedModel
+from mlpipeline.pipeline import site
 from mlpipeline.registry import active_model, active_state
-from mlpipeline.schema import format_value
+from mlpipeline.schema import Layout, format_value, layout_for
+from mlpipeline.transform import expand_row
 
 __all__ = [
     "ModelCache",
     "embedded_predict",
     "embedded_predictor",
     "predict",
+    "record_features",
     "serving_run",
     "top_labels",
 ]
@@ -50,7 +66,25 @@ class ModelCache:
         self._predictors: collections.OrderedDict[tuple[str, str], Any] = (
             collections.OrderedDict()
         )
+        self._layouts: dict[str, tuple[Any, Layout]] = {}
         self._lock = threading.Lock()
+
+    def layout(self, pipeline: str) -> Layout | None:
+        """Return the layout of ``pipeline``'s declaration, checked once.
+
+        Return None when no pipeline of that name is in the site (a
+        pipeline learned by ``learn(Pipeline())`` without registering it).
+        """
+        try:
+            declared = site.get(pipeline)
+        except PipelineDeclarationError:
+            return None
+        cached = self._layouts.get(pipeline)
+        if cached is not None and cached[0] is declared:
+            return cached[1]
+        layout = layout_for(declared)
+        self._layouts[pipeline] = (declared, layout)
+        return layout
 
     def active(self, pipeline: str) -> TrainedModel:
         """Return ``pipeline``'s active model, fresh as of this call."""
@@ -85,6 +119,7 @@ class ModelCache:
         with self._lock:
             self._active.clear()
             self._predictors.clear()
+            self._layouts.clear()
 
 
 _cache = ModelCache()
@@ -104,8 +139,13 @@ def predict(
 ) -> dict[str, Any]:
     """Return the active model's prediction for ``record``.
 
-    ``record`` maps attribute names to values; they are sent as strings, as
-    Amazon ML expects, and ``None`` means missing. The result has Amazon
+    ``record`` maps the pipeline's source fields (the columns its rows are
+    extracted into, as on the predictor page) to values, ``None`` meaning
+    missing; they are expanded into the model's features by
+    :func:`record_features`, and sent as strings, as Amazon ML expects.
+    Raise :class:`~mlpipeline.exceptions.InvalidRecord` for a value an
+    expander rejects, and :class:`~mlpipeline.exceptions.ModelUnavailable`
+    when the active model is no longer COMPLETED. The result has Amazon
     ML's Prediction shape (``predictedLabel`` and ``predictedScores``, or
     ``predictedValue``). With ``top``, it also holds ``topLabels``: the
     ``top`` most probable labels as ``{"label", "score"}``, best first
@@ -114,12 +154,34 @@ def predict(
     if top is not None and (isinstance(top, bool) or not 1 <= top <= 100):
         raise ValueError(f"top must be a whole number from 1 to 100, not {top!r}.")
     cache = _cache if cache is None else cache
-    model = cache.active(pipeline)
-    values = {key: format_value(value) for key, value in record.items()}
+    layout = cache.layout(pipeline)
+    if layout is None:
+        # Not in the site, so its expanders are unknown: the record must
+        # hold the model's features already. Registering the pipeline
+        # (mlpipeline.site.register) makes the record its source fields.
+        values = {key: format_value(value) for key, value in record.items()}
+    else:
+        values = record_features(layout, record)
+    try:
+        model = cache.active(pipeline)
+    except RunNotFound:
+        if layout is None:
+            known = ", ".join(p.get_name() for p in site) or "none"
+            raise RunNotFound(
+                f"No pipeline is declared with the name {pipeline!r}, and none "
+                f"has an active model; declared pipelines: {known}."
+            ) from None
+        raise
     backend = _serving_backend(model.backend)
     if isinstance(backend, EmbeddedBackend):
         # Read fresh, so a changed ScoreThreshold applies at once.
         description = backend.client.get_ml_model(MLModelId=model.model_id)
+        if description.get("Status") != "COMPLETED":
+            raise ModelUnavailable(
+                f"Pipeline {pipeline!r}: its active model {model.model_id} is "
+                f"{description.get('Status')}, so it cannot answer; promote or "
+                "roll back to a COMPLETED model, or run the pipeline again."
+            )
         predictor = cache.predictor(model.backend, model.model_id)
         prediction = predictor.predict(
             values, score_threshold=description.get("ScoreThreshold")
@@ -129,6 +191,44 @@ def predict(
     if top is not None:
         prediction["topLabels"] = top_labels(prediction, model.model_type)[:top]
     return prediction
+
+
+def record_features(layout: Layout, record: dict[str, Any]) -> dict[str, str]:
+    """Return the features of ``record``, expanded as the transform does.
+
+    ``record`` maps ``layout``'s source columns to values; a column it
+    lacks, or holds ``None`` for, is missing, and names that are not source
+    columns are ignored (unknown attributes count as missing, as on Amazon
+    ML). The target and missing features are left out. Raise
+    :class:`~mlpipeline.exceptions.InvalidRecord` naming the attribute and
+    the value an expander rejects.
+    """
+    cells = []
+    for column in layout.columns:
+        value = record.get(column)
+        cells.append("" if column == layout.target else format_value(value))
+    try:
+        features = expand_row(layout, cells)
+    except (DataError, ValueError):
+        # Expand column by column to name the value that was rejected.
+        _raise_rejected(layout, cells)
+        raise
+    named = zip(layout.attribute_names, features, strict=True)
+    return {name: value for name, value in named if value and name != layout.target}
+
+
+def _raise_rejected(layout: Layout, cells: list[str]) -> None:
+    for expander in layout.expanders:
+        value = cells[layout.columns.index(expander.source)]
+        try:
+            expander.expand(value)
+        except (DataError, ValueError) as err:
+            raise InvalidRecord(
+                f"Record attribute {expander.source!r} holds {value!r}, which its "
+                f"{type(expander).__name__} rejects: {err}",
+                attribute=expander.source,
+                value=value,
+            ) from None
 
 
 def top_labels(prediction: dict[str, Any], model_type: str) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from mlpipeline.engine.csvio import MAX_RECORD_BYTES
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import Layout
 from mlpipeline.split import PK_COLUMN, SplitWriter, split_keys
@@ -166,7 +167,7 @@ def transform(
         open(rows_path, newline="", encoding="utf-8") as source,
         SplitWriter(features_path, layout.split, layout.attribute_names) as sink,
     ):
-        reader = csv.reader(source)
+        reader = _rows(layout.pipeline, rows_path, csv.reader(source))
         header = [PK_COLUMN, *layout.columns]
         check_header(layout.pipeline, rows_path, next(reader, None), header)
         counts = result.target_counts
@@ -198,9 +199,34 @@ def transform(
         raise
     result.split_rows = sink.rows
     excluded = profile.useless(result)
+    _check_features_left(layout, excluded, result)
     result.schema = replace(layout, excluded=[*layout.excluded, *excluded]).schema()
     result.schema_path.write_text(json.dumps(result.schema, indent=2), "utf-8")
     return result
+
+
+def _rows(pipeline: str, path: Path, reader: Any) -> Iterator[list[str]]:
+    """Yield ``reader``'s rows; a value over csv's field limit is a DataError.
+
+    csv refuses a field over :func:`csv.field_size_limit` (128 KiB), which
+    is past Amazon ML's 102,400 bytes per observation anyway, so such a row
+    fails the run as the pre-flight check fails one a little smaller, with
+    the size of its line, instead of raising csv's own error. The limit is
+    process-wide, so it is left as it is.
+    """
+    try:
+        yield from reader
+    except csv.Error as err:
+        if "field limit" not in str(err):
+            raise
+        line = reader.line_num
+        with open(path, "rb") as handle:
+            size = len(next(itertools.islice(handle, line - 1, None)).rstrip(b"\r\n"))
+        raise DataError(
+            f"Pipeline {pipeline!r}: line {line} of {path.name} holds {size} bytes; "
+            f"Amazon ML skips observations over {MAX_RECORD_BYTES} bytes. Shorten "
+            "or exclude its longest text values."
+        ) from None
 
 
 class _Profile:
@@ -458,6 +484,22 @@ def _check_split_size(layout: Layout, rows: int) -> None:
 def min_rows(train_percent: int) -> int:
     """Return the fewest rows with a target that a split may take."""
     return math.ceil(MIN_ROWS_PER_SIDE * 100 / min(train_percent, 100 - train_percent))
+
+
+def _check_features_left(
+    layout: Layout, excluded: list[str], result: TransformResult
+) -> None:
+    """Raise when the rows showed every feature useless: nothing to learn."""
+    if any(name not in excluded for name in layout.features):
+        return
+    err = DataError(
+        f"Pipeline {layout.pipeline!r}: no feature left after excluding constant or "
+        f"id-like columns {', '.join(excluded)}; a model needs a feature whose "
+        "values vary and repeat. Learn from more varied rows (check "
+        "get_queryset()), or add fields."
+    )
+    err.result = result  # type: ignore[attr-defined]
+    raise err
 
 
 def _check_varies(layout: Layout, result: TransformResult, profile: _Profile) -> None:

@@ -25,6 +25,8 @@ from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
 from mlpipeline.exceptions import (
     BackendError,
+    InvalidRecord,
+    ModelUnavailable,
     PipelineDeclarationError,
     RunNotFound,
 )
@@ -147,8 +149,7 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
         given = token.strip().encode()
         # Compare with every token, so timing tells nothing about them.
         matches = [
-            hmac.compare_digest(given, str(known).encode())
-            for known in settings.API_TOKENS
+            hmac.compare_digest(given, known.encode()) for known in settings.api_tokens
         ]
         if scheme.lower() == "bearer" and given and any(matches):
             return None
@@ -202,10 +203,13 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     ``{"Prediction": ...}`` whose ``topLabels`` lists the ``Top`` most
     probable labels, or an error ``{"__type": ..., "message": ...}``. Only
     callers with a token of MLPIPELINE_API_TOKENS, or signed-in users
-    holding ``mlpipeline.predict``, are answered. Missing and unknown
-    attributes, values that do not parse for their type and categories
-    never seen in training count as missing, as on Amazon ML; a value that
-    is a JSON object or list is a 400 naming its attribute.
+    holding ``mlpipeline.predict``, are answered. The Record holds the
+    pipeline's source fields, expanded as the transform expands them (see
+    :func:`~mlpipeline.serving.predict`). Missing and unknown attributes,
+    values that do not parse for their type and categories never seen in
+    training count as missing, as on Amazon ML; a value that is a JSON
+    object or list, or that an expander rejects, is a 400 naming its
+    attribute. An active model that can no longer answer is a 503.
     """
     if request.method != "POST":
         return _method_not_allowed(request)
@@ -233,6 +237,12 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
         prediction = predict(pipeline, record, top=top)
     except RunNotFound as err:
         return _error("ResourceNotFoundException", str(err), 404)
+    except InvalidRecord as err:
+        return _error("InvalidInputException", str(err))
+    except ModelUnavailable as err:
+        # The server's registry is wrong, not the request: a 503, so that
+        # clients retry or alert rather than change their input.
+        return _error("ServiceUnavailableException", str(err), 503)
     except EngineError as err:
         return _error(err.code, str(err))
     except BackendError as err:

@@ -37,6 +37,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "project.urls"
 
+# The predictor page signs users in here (project/urls.py), staff or not.
+LOGIN_URL = "login"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

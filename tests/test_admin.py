@@ -65,7 +65,7 @@ def test_retrain_now_queues_a_run_and_says_so(
         "succeeded",
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == [f"health_insurance: queued run {run.pk}."]
+    assert messages == [f"Pipeline health_insurance: queued run {run.pk}."]
 
 
 def test_retrain_now_needs_its_permission(client, staff, insured_rows, act):
@@ -103,8 +103,8 @@ def test_retrain_during_a_run_is_skipped(admin_client, insured_rows, act):
     assert Run.objects.count() == 1
     messages = [str(m) for m in response.context["messages"]]
     assert messages == [
-        f"health_insurance: run {busy.pk} is already running; this request was "
-        "skipped and recorded on it."
+        f"Pipeline health_insurance: run {busy.pk} is already running; this "
+        "request was skipped and recorded on it."
     ]
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from mlpipeline import registry
-from mlpipeline.models import PipelineState, Run, TrainedModel
+from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,9 @@ def test_promote_action_forces_the_model_in_and_logs_who(client, login):
 
     response = act(client, MODELS, "promote", [refused.pk])
 
-    assert messages_of(response) == [f"insurance: model {refused.model_id} is active."]
+    assert messages_of(response) == [
+        f"Pipeline insurance: model {refused.model_id} is active."
+    ]
     assert PipelineState.objects.get(name="insurance").active_model == refused
     entry = LogEntry.objects.get()
     assert entry.user.username == "ops"
@@ -83,7 +85,7 @@ def test_roll_back_action_restores_the_previous_model(client, login):
     response = act(client, PIPELINES, "roll_back", [state.pk])
 
     assert messages_of(response) == [
-        f"insurance: model {old.model_id} is active again."
+        f"Pipeline insurance: model {old.model_id} is active again."
     ]
     assert PipelineState.objects.get(name="insurance").active_model == old
     assert LogEntry.objects.get().change_message == (
@@ -99,7 +101,7 @@ def test_roll_back_without_a_previous_model_says_so(client, login):
     response = act(client, PIPELINES, "roll_back", [state.pk])
 
     assert messages_of(response) == [
-        "insurance: Pipeline 'insurance' has no previous model to roll back to."
+        "Pipeline 'insurance' has no previous model to roll back to."
     ]
 
 
@@ -112,3 +114,24 @@ def test_model_page_shows_the_metric_against_its_baseline(admin_client):
 
     assert response.status_code == 200
     assert "BinaryAUC 0.8125 (baseline 0.5000)" in response.content.decode()
+
+
+def test_promote_action_refuses_a_model_cleanup_deleted(client, login):
+    active = trained(0.9)
+    cleaned = trained(0.7)
+    RunStep.objects.create(
+        run=cleaned.run,
+        name="cleanup",
+        status=RunStep.Status.SUCCEEDED,
+        started_at=cleaned.created_at,
+    )
+    login("promote_model")
+
+    response = act(client, MODELS, "promote", [cleaned.pk])
+
+    assert messages_of(response) == [
+        f"Model {cleaned.model_id} of 'insurance' was deleted by cleanup_models; "
+        "promote another model instead, or raise MLPIPELINE_RETENTION to keep "
+        "models longer."
+    ]
+    assert PipelineState.objects.get(name="insurance").active_model == active

@@ -211,3 +211,91 @@ def test_check_of_one_app_checks_only_its_pipelines(registered):
     call_command("check", "demo", stdout=out)
 
     assert out.getvalue() == "System check identified no issues (0 silenced).\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [
+        (
+            "MLPIPELINE_API_TOKENS",
+            "tok-s3cret-123",
+            "?: (mlpipeline.E008) MLPIPELINE_API_TOKENS is a str, not a list; each "
+            "of its items would be a token (each character of a string). Use a list "
+            "of token strings, such as os.environ[...].split().",
+        ),
+        (
+            "MLPIPELINE_API_TOKENS",
+            [None, 123],
+            "?: (mlpipeline.E008) MLPIPELINE_API_TOKENS holds items of type "
+            "NoneType, int; every token must be a non-empty string.",
+        ),
+        (
+            "MLPIPELINE_PIPELINE_SCHEDULES",
+            {"odd": {"hour": 5}},
+            "?: (mlpipeline.E008) MLPIPELINE_PIPELINE_SCHEDULES['odd'] is "
+            "{'hour': 5}, which lacks ['weekday']; give weekday (0 = Monday), hour "
+            "and optionally minute and timezone.",
+        ),
+        (
+            "MLPIPELINE_RETENTION",
+            -5,
+            "?: (mlpipeline.E008) MLPIPELINE_RETENTION is -5; use a timedelta or a "
+            "number of days, from 0 to 100000.",
+        ),
+        (
+            "MLPIPELINE_RETENTION",
+            float("nan"),
+            "?: (mlpipeline.E008) MLPIPELINE_RETENTION is nan; use a timedelta or "
+            "a number of days, from 0 to 100000.",
+        ),
+        (
+            "MLPIPELINE_PROMOTION_MARGIN",
+            "x",
+            "?: (mlpipeline.E008) MLPIPELINE_PROMOTION_MARGIN is 'x'; use a number "
+            "from 0 up to, not including, 1 (0.01 lets a new model fall 1 % short).",
+        ),
+        (
+            "MLPIPELINE_BACKENDS",
+            [],
+            "?: (mlpipeline.E008) MLPIPELINE_BACKENDS is a list, []; use a dict of "
+            "aliases, each {'BACKEND': <dotted path>, 'OPTIONS': {}}.",
+        ),
+    ],
+    ids=[
+        "token-string",
+        "token-types",
+        "schedule",
+        "retention",
+        "nan",
+        "margin",
+        "backends",
+    ],
+)
+def test_a_setting_of_the_wrong_type_or_value_is_reported(
+    registered, settings, name, value, text
+):
+    registered(ZooPipeline)
+    setattr(settings, name, value)
+
+    assert reported() == [text]
+    assert "s3cret" not in text
+
+
+def test_only_non_empty_strings_of_a_list_are_tokens(settings):
+    from mlpipeline.conf import settings as conf
+
+    settings.MLPIPELINE_API_TOKENS = "tok-s3cret-123"
+    assert conf.api_tokens == ()
+    settings.MLPIPELINE_API_TOKENS = [None, 123, "", " ", "good"]
+    assert conf.api_tokens == ("good",)
+
+
+def test_a_declaration_that_leaves_no_feature_is_reported(registered):
+    registered(declare(excluded=["integer"]))
+
+    assert reported() == [
+        "<Declared 'zoo'>: (mlpipeline.E009) Pipeline 'zoo' leaves no feature to "
+        "learn from: besides its target 'kind', its attributes are the row id or "
+        "excluded ('integer').\n\tHINT: Add fields the model can learn from, or "
+        "exclude fewer."
+    ]

@@ -132,6 +132,33 @@ def test_resume_continues_a_failed_run(registered, insured_rows, monkeypatch):
     assert out.startswith(f"cmd_insurance: BINARY model {run.model_id} BinaryAUC")
 
 
+def test_resume_refuses_a_dry_run_and_runs_nothing(registered, insured_rows):
+    registered(InsurancePipeline)
+    failed = Run.objects.create(
+        pipeline="cmd_insurance", backend="embedded", status=Run.Status.FAILED
+    )
+
+    with pytest.raises(CommandError) as refused:
+        run_learn(resume=failed.pk, dry_run=True)
+
+    assert str(refused.value) == (
+        "--resume cannot be combined with --dry-run: a resume continues a run for "
+        "real. Run 'manage.py learn <pipeline> --dry-run' to check a pipeline."
+    )
+    assert list(Run.objects.values_list("pk", "status")) == [
+        (failed.pk, Run.Status.FAILED)
+    ]
+
+
+def test_a_pipeline_named_twice_runs_once(registered, insured_rows):
+    registered(InsurancePipeline)
+
+    out, _ = run_learn("cmd_insurance", "cmd_insurance")
+
+    assert Run.objects.count() == 1
+    assert out.count("cmd_insurance: BINARY model") == 1
+
+
 def test_resume_of_an_unknown_run(db):
     with pytest.raises(CommandError, match="There is no run 404"):
         run_learn(resume=404)

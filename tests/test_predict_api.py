@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
+from mlpipeline.backends import get_backend
 from mlpipeline.learn import learn
 from mlpipeline.serving import predict, top_labels
 from tests.insurance import InsurancePipeline
@@ -135,8 +136,9 @@ def test_a_pipeline_without_an_active_model_is_a_404(client, run):
     assert response.status_code == 404
     assert response.json() == {
         "__type": "ResourceNotFoundException",
-        "message": "Pipeline 'nothing' has no active model yet; run "
-        "'manage.py learn nothing'.",
+        "message": "No pipeline is declared with the name 'nothing', and none has "
+        "an active model; declared pipelines: customer_type, health_insurance, "
+        "hotel_rate, policy_plan.",
     }
 
 
@@ -179,7 +181,7 @@ def test_openapi_description_is_served_and_its_references_resolve(client):
     assert document["openapi"] == "3.0.3"
     operation = document["paths"]["/predict/{pipeline}/"]["post"]
     assert sorted(operation["responses"]) == [
-        "200", "400", "401", "403", "404", "413", "502",
+        "200", "400", "401", "403", "404", "413", "502", "503",
     ]  # fmt: skip
     assert document["servers"] == [{"url": "/mlpipeline"}]
     for ref in _refs(document):
@@ -200,3 +202,36 @@ def test_realtime_endpoints_take_a_token_without_csrf(run):
         "predictedScores",
         "details",
     }
+
+
+def test_an_active_model_deleted_from_the_backend_is_a_503(client, run):
+    get_backend(run.backend).client.delete_ml_model(MLModelId=run.model_id)
+
+    response = ask(client, {"Record": {"age": 61}})
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "__type": "ServiceUnavailableException",
+        "message": f"Pipeline 'insurance': its active model {run.model_id} is "
+        "DELETED, so it cannot answer; promote or roll back to a COMPLETED model, "
+        "or run the pipeline again.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("tokens", "given"),
+    [
+        ("tok-s3cret-123", "t"),
+        ("tok-s3cret-123", "tok-s3cret-123"),
+        ([None, 123], "None"),
+        ([None, 123], "123"),
+    ],
+)
+def test_tokens_that_are_not_strings_of_a_list_let_no_one_in(
+    client, run, settings, tokens, given
+):
+    settings.MLPIPELINE_API_TOKENS = tokens
+
+    response = ask(client, {"Record": {}}, token=given)
+
+    assert response.status_code == 401

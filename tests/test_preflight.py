@@ -5,7 +5,7 @@ import types
 import pytest
 from django.core.files.storage import default_storage
 
-from mlpipeline import Pipeline
+from mlpipeline import LongIdExpander, Pipeline
 from mlpipeline.backends import get_backend
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.learn import learn
@@ -26,6 +26,8 @@ class PlanPipeline(Pipeline):
     model = Policy
     fields = ["number", "plan"]
     target = "plan"
+    # Expanded, so the number is a feature rather than the row id.
+    expanders = [LongIdExpander("number", digits=4)]
 
 
 class InsurancePipeline(Pipeline):

@@ -365,3 +365,24 @@ def test_two_caches_in_two_threads_answer_with_the_new_model_after_a_switch(
         .predict({"age": "61", "married": "1"}, score_threshold=0.5)
     )
     assert seen["after", 0][1] == seen["after", 1][1] == expected
+
+
+def test_forced_promotion_of_a_cleaned_model_is_refused():
+    registry.decide(trained(0.9))
+    cleaned = registry.decide(trained(0.7))
+    RunStep.objects.create(
+        run=cleaned.run,
+        name="cleanup",
+        status=RunStep.Status.SUCCEEDED,
+        started_at=cleaned.created_at,
+    )
+
+    with pytest.raises(RegistryError) as raised:
+        registry.force_promote(cleaned, user_with("promote_model"))
+
+    assert str(raised.value) == (
+        f"Model {cleaned.model_id} of 'insurance' was deleted by cleanup_models; "
+        "promote another model instead, or raise MLPIPELINE_RETENTION to keep "
+        "models longer."
+    )
+    assert PipelineState.objects.get(name="insurance").active_model != cleaned

@@ -170,12 +170,13 @@ def test_row_method_and_queryset_pipelines_split_by_the_instance_key(
     class Banded(Pipeline):
         name = "banded"
         queryset = Insured.objects.filter(age__gte=30)
-        fields = ["band", "insurance"]
+        fields = ["band", "married", "insurance"]
         attribute_types = {"band": "CATEGORICAL"}
         target = "insurance"
 
         def row(self, insured):
-            return [f"{insured.pk}:{insured.age // 10}", insured.insurance]
+            band = f"{insured.pk}:{insured.age // 10}"
+            return [band, insured.married, insured.insurance]
 
     pipeline = Banded()
     layout = layout_for(pipeline)

@@ -333,3 +333,38 @@ def test_rows_without_their_primary_key_column_are_refused(tmp_path):
         "column 1: it has 'age' where its schema has '(primary key)'. Run the step "
         "that writes it again."
     )
+
+
+def test_a_value_over_csvs_field_limit_is_refused_with_its_lines_size(tmp_path):
+    rows = [["MEAL", str(100 + i)] for i in range(30)]
+    rows[4][0] = "x" * 150_000
+
+    message = refusal(tmp_path, RatePipeline(), rows)
+
+    # Line 6: the header, then rows 1 to 4, then the long one; its line holds
+    # the key "5", a comma, the value, a comma and "104".
+    assert message == (
+        "Pipeline 'rates': line 6 of rows.csv holds 150006 bytes; Amazon ML skips "
+        "observations over 102400 bytes. Shorten or exclude its longest text "
+        "values."
+    )
+
+
+def test_rows_whose_every_feature_is_constant_are_refused_before_upload(tmp_path):
+    rows = [["MEAL", "1", str(100 + i % 7)] for i in range(40)]
+
+    message = refusal(
+        tmp_path,
+        declared(RatePipeline, fields=["meal", "agent", "avg_price_per_room"]),
+        rows,
+    )
+
+    assert message == (
+        "Pipeline 'rates': no feature left after excluding constant or id-like "
+        "columns meal, agent; a model needs a feature whose values vary and "
+        "repeat. Learn from more varied rows (check get_queryset()), or add fields."
+    )
+
+
+def declared(base, **attributes):
+    return type("Declared", (base,), attributes)()

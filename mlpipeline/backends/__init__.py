@@ -42,6 +42,11 @@ def backend_class(alias: str) -> type[Backend]:
     ``BACKEND`` is not the dotted path of a class.
     """
     backends = settings.BACKENDS
+    if not isinstance(backends, dict):
+        raise ImproperlyConfigured(
+            f"MLPIPELINE_BACKENDS is a {type(backends).__name__}, {backends!r}; "
+            "use a dict of aliases, each {'BACKEND': <dotted path>, 'OPTIONS': {}}."
+        )
     try:
         config = backends[alias]
     except KeyError:
@@ -51,7 +56,7 @@ def backend_class(alias: str) -> type[Backend]:
         ) from None
     try:
         return import_string(config["BACKEND"])
-    except (KeyError, ImportError) as err:
+    except (KeyError, ImportError, TypeError) as err:
         raise ImproperlyConfigured(
             f"MLPIPELINE_BACKENDS[{alias!r}]['BACKEND'] must be the dotted path of "
             f"a backend class: {err}"

@@ -23,8 +23,8 @@ def test_retrain_now_from_the_admin(live_server, page, screenshot, insured_rows)
 
     message = page.locator("ul.messagelist li").first.text_content().strip()
     run = Run.objects.get()
-    # The admin shows messages with their first letter capitalised.
-    assert message == f"Health_insurance: queued run {run.pk}."
+    # The admin capitalises a message's first letter, so it starts with a word.
+    assert message == f"Pipeline health_insurance: queued run {run.pk}."
     screenshot("admin-retrain-now")
 
     page.goto(f"{live_server.url}/admin/mlpipeline/run/")

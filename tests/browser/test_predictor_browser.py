@@ -36,6 +36,16 @@ def test_predictor_page_shows_the_top_three_plans(live_server, page, screenshot)
     assert page.input_value("#id_number") == rows[0][0]
     screenshot("predictor-policy-plan")
 
+    page.fill("#id_number", "!!!@@@")
+    with page.expect_response(lambda answer: answer.request.method == "POST") as sent:
+        page.click("button[type=submit]")
+    assert sent.value.status == 200
+    assert page.inner_text("#error_number") == (
+        "Record attribute 'number' holds '!!!@@@', which its LongIdExpander "
+        "rejects: number value '!!!@@@' holds '!', which is not a base-36 digit "
+        "(0-9, A-Z)."
+    )
+
 
 def test_evaluation_report_in_the_admin(page, screenshot, sign_in):
     rows = list(generate_policies(3000, seed=11))

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         names = options["pipelines"]
         rows = options["rows"]
         wait = options["wait"]
-        token = options["token"] or next(iter(settings.API_TOKENS), None)
+        token = options["token"] or next(iter(settings.api_tokens), None)
         if rows < 1:
             raise CommandError(f"--rows must be at least 1, not {rows}.")
 

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 
 from mlpipeline.cleanup import Cleaned, cleanup
+from mlpipeline.conf import MAX_RETENTION_DAYS, retention_days
 
 
 class Command(BaseCommand):
@@ -38,10 +37,12 @@ class Command(BaseCommand):
         days = options["retention_days"]
         dry_run = options["dry_run"]
         verbosity = options["verbosity"]
-        if days is not None and days < 0:
-            raise CommandError(f"--retention-days must be 0 or more, not {days:g}.")
-
-        retention = None if days is None else datetime.timedelta(days=days)
+        retention = None if days is None else retention_days(days)
+        if days is not None and retention is None:
+            raise CommandError(
+                f"--retention-days must be a number from 0 to {MAX_RETENTION_DAYS}, "
+                f"not {days:g}."
+            )
         results = cleanup(names, retention=retention, dry_run=dry_run)
 
         failed = [result for result in results if result.error]

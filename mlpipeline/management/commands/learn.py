@@ -45,13 +45,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        names = options["pipelines"]
+        # A name given twice runs once, in the order first given.
+        names = list(dict.fromkeys(options["pipelines"]))
         only = options["only"]
         resume_id = options["resume"]
         verbosity = options["verbosity"]
         if resume_id is not None:
             if names or only:
                 raise CommandError("--resume takes no pipeline names and no --only.")
+            if options["dry_run"]:
+                # A dry run checks a declaration against fresh rows; a resume
+                # continues a recorded run, so there is nothing to rehearse.
+                raise CommandError(
+                    "--resume cannot be combined with --dry-run: a resume continues "
+                    "a run for real. Run 'manage.py learn <pipeline> --dry-run' to "
+                    "check a pipeline."
+                )
             return self._resume(resume_id, verbosity)
 
         try:
