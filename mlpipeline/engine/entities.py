@@ -39,7 +39,7 @@ from mlpipeline.engine.errors import (
     ResourceNotFoundException,
 )
 from mlpipeline.engine.owner import current_owner, is_left_behind, running
-from mlpipeline.engine.repository import Repository
+from mlpipeline.engine.repository import Repository, without_non_finite
 from mlpipeline.engine.store import Store, check_name
 
 __all__ = [
@@ -252,6 +252,10 @@ class EntityOperations:
         finished = time.time()
         api.update(FinishedAt=finished, LastUpdatedAt=finished)
         document.pop("owner", None)
+        # A statistic that overflowed (values near 1e308) is saved as null:
+        # JSON refuses infinity, and a refused save would leave the entity
+        # INPROGRESS for good.
+        document.update(without_non_finite(document))
         self._repo.save(kind, entity_id, document)
         logger.info(
             "%s %s %s in %.1fs",
