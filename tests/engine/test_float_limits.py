@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from mlpipeline.engine.errors import JobFailedError
+from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
 from mlpipeline.engine.metrics import rmse
 from mlpipeline.engine.recipe import parse_expression
@@ -89,3 +90,30 @@ def test_non_finite_numbers_of_a_document_become_null():
         "b": {"c": None, "d": None},
         "e": "x",
     }
+
+
+def test_a_prediction_beyond_the_float_range_is_refused(engine, data_source):
+    rows = [[i, "ab"[i % 2], i * 2.0] for i in range(100)]
+    data_source("ds-small", rows, ATTRS, "y")
+    recipe = {"groups": {}, "assignments": {}, "outputs": ["normalize(x)", "c"]}
+    engine.create_ml_model(
+        MLModelId="ml-small",
+        MLModelType="REGRESSION",
+        TrainingDataSourceId="ds-small",
+        Recipe=json.dumps(recipe),
+    )
+    endpoint = engine.create_realtime_endpoint(MLModelId="ml-small")
+    url = endpoint["RealtimeEndpointInfo"]["EndpointUrl"]
+
+    def ask(x: str) -> dict:
+        record = {"x": x, "c": "a"}
+        return engine.predict(MLModelId="ml-small", Record=record, PredictEndpoint=url)
+
+    with pytest.raises(InvalidInputException) as refused:
+        ask("1.7e308")
+
+    assert str(refused.value) == (
+        "The record's values put the prediction beyond the float range; send "
+        "numbers of the size the model was trained on."
+    )
+    assert math.isfinite(ask("1e300")["Prediction"]["predictedValue"])
