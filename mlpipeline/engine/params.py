@@ -57,10 +57,10 @@ def _fail(key: str, value: object, expected: str) -> InvalidInputException:
 
 def _integer(key: str, text: str) -> int:
     low, high = _INT_RANGES[key]
-    expected = f"an integer between {low} and {high} in ASCII digits"
+    expected = f"an integer between {low} and {high}"
     # int() would also take "5_0", " 5" and other scripts' digits (U+0665).
     if not _DIGITS.fullmatch(text):
-        raise _fail(key, text, expected)
+        raise _fail(key, text, f"{expected} in ASCII digits")
     value = int(text)
     if not low <= value <= high:
         raise _fail(key, text, expected)
