@@ -93,17 +93,91 @@ def _oversized(request: HttpRequest) -> JsonResponse | None:
     return _too_large(limit) if declared > limit else None
 
 
+#: Digits of the longest integer a request body may hold; Python's own
+#: limit (4300) would answer with advice meant for programmers.
+MAX_DIGITS = 300
+
+
+class _LongInteger(str):
+    """An integer of the body with more than :data:`MAX_DIGITS` digits."""
+
+
+class _TooLong(ValueError):
+    """Raised while parsing: member ``name`` holds a too long integer."""
+
+    def __init__(self, name: str | None, digits: str) -> None:
+        where = "" if name is None else f" in {name!r}"
+        super().__init__(
+            f"The request body holds an integer of {len(digits.lstrip('-'))} "
+            f"digits{where}; numbers may have at most {MAX_DIGITS} digits."
+        )
+
+
+def _integer(digits: str) -> int | _LongInteger:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        return _LongInteger(digits)
+    return int(digits)
+
+
+def _first_long(value: Any) -> _LongInteger | None:
+    """Return a long integer in ``value`` or the lists it holds, if any."""
+    if isinstance(value, _LongInteger):
+        return value
+    if isinstance(value, list):
+        return next(filter(None, map(_first_long, value)), None)
+    return None
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object; refuse a member holding a too long integer."""
+    for name, value in pairs:
+        found = _first_long(value)
+        if found is not None:
+            raise _TooLong(name, found)
+    return dict(pairs)
+
+
+def _raw_body(request: HttpRequest, limit: int) -> bytes | None:
+    """Return the request's body; ``None`` if it cannot be read.
+
+    A chunked body (Transfer-Encoding: chunked, no Content-Length) looks
+    empty to Django. It is read from the WSGI input when the server has
+    decoded it and marks the input as ending there (``wsgi.input_terminated``,
+    as gunicorn does); other servers get ``None``, answered with a 411.
+    """
+    meta = request.META
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked or meta.get("CONTENT_LENGTH"):
+        return request.body
+    if not meta.get("wsgi.input_terminated"):
+        return None
+    return meta["wsgi.input"].read(limit + 1)
+
+
 def _json_body(request: HttpRequest) -> tuple[Any, JsonResponse | None]:
     """Return the request's body parsed as JSON, or the error to answer."""
     limit = _body_limit()
     try:
-        raw = request.body
+        raw = _raw_body(request, limit)
     except RequestDataTooBig:
         return None, _too_large(limit)
+    if raw is None:
+        return None, _error(
+            "LengthRequired",
+            "This server cannot read a chunked request body; send the body with "
+            "a Content-Length header.",
+            411,
+        )
     if len(raw) > limit:
         return None, _too_large(limit)
     try:
-        return json.loads(raw or b"null"), None
+        body = json.loads(
+            raw or b"null", parse_int=_integer, object_pairs_hook=_members
+        )
+        found = _first_long(body)
+        if found is not None:
+            raise _TooLong(None, found)
+        return body, None
     except RecursionError:
         # A valid but deeply nested document exhausts the parser's stack.
         return None, _error(
@@ -111,6 +185,8 @@ def _json_body(request: HttpRequest) -> tuple[Any, JsonResponse | None]:
             "The request body nests arrays or objects too deeply to read; send "
             "a Record of plain values.",
         )
+    except _TooLong as err:
+        return None, _error("InvalidInputException", str(err))
     except ValueError as err:
         return None, _error(
             "InvalidInputException", f"The request body is not JSON: {err}."

@@ -71,6 +71,40 @@ def test_failing_pipeline_is_reported_and_the_others_still_run(
     assert Run.objects.get(pipeline="cmd_empty").status == Run.Status.FAILED
 
 
+class BrokenPipeline(InsurancePipeline):
+    name = "cmd_broken"
+
+    def row(self, instance):
+        raise RuntimeError("the queryset exploded")
+
+
+def test_an_unexpected_error_fails_its_run_only_and_the_exit_status(
+    registered, insured_rows
+):
+    registered(InsurancePipeline, BrokenPipeline)
+    err = StringIO()
+
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "learn", "cmd_broken", "cmd_insurance", stdout=StringIO(), stderr=err
+        )
+
+    assert str(caught.value) == (
+        "Failed: cmd_broken. 1 of 2 pipelines failed; each run records its error "
+        "(admin, Runs)."
+    )
+    assert caught.value.returncode == 2
+    assert err.getvalue() == (
+        "cmd_broken: unexpected RuntimeError: the queryset exploded\n"
+    )
+    broken = Run.objects.get(pipeline="cmd_broken")
+    assert (broken.status, broken.error) == (
+        Run.Status.FAILED,
+        "the queryset exploded",
+    )
+    assert Run.objects.get(pipeline="cmd_insurance").status == Run.Status.SUCCEEDED
+
+
 def test_unknown_pipeline_names_the_declared_ones(registered):
     registered(InsurancePipeline)
 
@@ -120,7 +154,7 @@ def test_resume_continues_a_failed_run(registered, insured_rows, monkeypatch):
         raise RuntimeError("the service went away")
 
     monkeypatch.setattr(EmbeddedBackend, "create_evaluation", refuse)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(CommandError, match="Failed: cmd_insurance"):
         run_learn("cmd_insurance")
     run = Run.objects.get()
     monkeypatch.setattr(EmbeddedBackend, "create_evaluation", real)

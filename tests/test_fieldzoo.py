@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import math
 import uuid
 
 import pytest
@@ -158,3 +159,29 @@ def test_line_breaks_fold_alike_for_training_and_prediction():
     assert predict("breaks", {"char": "first\nsecond"})["predictedLabel"] == "b"
     assert predict("breaks", {"char": "first second"})["predictedLabel"] == "b"
     assert predict("breaks", {"char": "third"})["predictedLabel"] == "a"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["kind", "floating"])
+def test_a_float_field_holding_1e300_trains_and_predicts(target):
+    class Huge(Pipeline):
+        name = "huge"
+        model = Specimen
+        fields = ["floating", "score", "kind"]
+
+    Huge.target = target
+    Specimen.objects.bulk_create(
+        Specimen(kind="ab"[i % 2], score=i, floating=1e300 if i % 10 == 0 else i)
+        for i in range(60)
+    )
+
+    run = learn(Huge())
+
+    assert (run.status, run.error) == ("succeeded", "")
+    if target == "kind":
+        prediction = predict("huge", {"floating": 1e300, "score": 3})
+        assert sorted(prediction["predictedScores"]) == ["a", "b"]
+    else:
+        # Errors near 3e299, no better than the mean: trained, not promoted.
+        assert run.metric_name == "RegressionRMSE"
+        assert math.isfinite(run.metric_value) and run.metric_value > 1e299

@@ -1,8 +1,10 @@
+import io
 import json
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.urls import resolve
 
 from mlpipeline.backends import get_backend
 from mlpipeline.learn import learn
@@ -181,7 +183,7 @@ def test_openapi_description_is_served_and_its_references_resolve(client):
     assert document["openapi"] == "3.0.3"
     operation = document["paths"]["/predict/{pipeline}/"]["post"]
     assert sorted(operation["responses"]) == [
-        "200", "400", "401", "403", "404", "413", "502", "503",
+        "200", "400", "401", "403", "404", "411", "413", "502", "503",
     ]  # fmt: skip
     assert document["servers"] == [{"url": "/mlpipeline"}]
     for ref in _refs(document):
@@ -235,3 +237,53 @@ def test_tokens_that_are_not_strings_of_a_list_let_no_one_in(
     response = ask(client, {"Record": {}}, token=given)
 
     assert response.status_code == 401
+
+
+def test_a_5000_digit_number_is_refused_naming_its_attribute(client, run):
+    response = ask(client, '{"Record": {"age": ' + "9" * 5000 + "}}")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "__type": "InvalidInputException",
+        "message": "The request body holds an integer of 5000 digits in 'age'; "
+        "numbers may have at most 300 digits.",
+    }
+
+
+def _chunked(body: bytes, terminated: bool):
+    """Return a POST as a server hands over a chunked body, already decoded."""
+    request = RequestFactory().generic(
+        "POST",
+        URL,
+        b"",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}", "Transfer-Encoding": "chunked"},
+    )
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["wsgi.input"] = io.BytesIO(body)
+    if terminated:
+        request.META["wsgi.input_terminated"] = True
+    match = resolve(URL)
+    return match.func(request, **match.kwargs)
+
+
+def test_a_chunked_body_is_read_when_the_server_decoded_it(run):
+    record = {"age": 61, "married": "1"}
+
+    response = _chunked(json.dumps({"Record": record}).encode(), terminated=True)
+
+    assert response.status_code == 200
+    assert json.loads(response.content)["Prediction"] == predict(
+        "insurance", record, top=3
+    )
+
+
+def test_a_chunked_body_the_server_cannot_end_is_a_411(run):
+    response = _chunked(b'{"Record": {}}', terminated=False)
+
+    assert response.status_code == 411
+    assert json.loads(response.content) == {
+        "__type": "LengthRequired",
+        "message": "This server cannot read a chunked request body; send the body "
+        "with a Content-Length header.",
+    }

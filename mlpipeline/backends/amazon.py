@@ -36,7 +36,12 @@ Options (all but ``BUCKET`` optional):
 Credentials come from boto3's usual chain (environment, shared files, the
 instance or task role). Every boto3 ``ClientError`` whose meaning is
 certain becomes a :class:`~mlpipeline.exceptions.BackendError` in
-:func:`translate_error`, the one place that reads error codes.
+:func:`translate_error`, the one place that reads error codes. A
+connection that fails (refused, timed out, a read that timed out) after the
+retries becomes one in :func:`unreachable_error`, naming the endpoint and
+bucket; only the upload and the Amazon ML calls translate it so far (deleting
+and opening uploads still raise botocore's error: catching it there the same
+way would remove that gap).
 """
 
 from __future__ import annotations
@@ -51,11 +56,12 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as TransportError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
@@ -64,7 +70,7 @@ from storages.backends.s3boto3 import S3Boto3Storage
 from mlpipeline.backends.base import Backend
 from mlpipeline.exceptions import BackendError, StepFailed, StepTimedOut
 
-__all__ = ["REGIONS", "AmazonBackend", "translate_error"]
+__all__ = ["REGIONS", "AmazonBackend", "translate_error", "unreachable_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +215,51 @@ def translate_error(
     return BackendError(text, operation=operation, code=code)
 
 
+def _bare_url(url: str) -> str:
+    """Return ``url``'s scheme, host and port: no user, path or query."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def unreachable_error(
+    err: TransportError | HTTPClientError,
+    *,
+    service: str,
+    operation: str,
+    attempts: int | None,
+    endpoint: str = "",
+    bucket: str = "",
+) -> BackendError:
+    """Return the :class:`BackendError` for a connection that failed.
+
+    ``err`` is botocore's error after ``attempts`` tries (a refused or timed
+    out connection, a read that timed out); ``None`` for S3, which botocore
+    retries on its own, a number of times this code does not see. The
+    message names the endpoint (without user, path or query, so no signature
+    or secret shows) and the bucket, and says what to check.
+    """
+    url = _bare_url(getattr(err, "kwargs", {}).get("endpoint_url") or endpoint)
+    if isinstance(err, ReadTimeoutError):
+        what = f"did not answer {operation} in time"
+    else:
+        what = f"could not be reached for {operation}"
+    where = f" (bucket {bucket!r})" if bucket else ""
+    tries = (
+        "botocore's retries"
+        if attempts is None
+        else f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    )
+    return BackendError(
+        f"{service} at {url}{where} {what} after {tries} ({type(err).__name__}). "
+        "Check the "
+        "network and proxy, the backend's REGION, and AWS_ENDPOINT_URL or the "
+        "endpoint_url of STORAGE_OPTIONS if one is set; then run again.",
+        operation=operation,
+        code=type(err).__name__,
+    )
+
+
 def _raise_translated(err: ClientError, **context: Any) -> NoReturn:
     error = translate_error(err, **context)
     if error is None:
@@ -267,7 +318,15 @@ class _Calls:
                 reason = _error_code(err)[0]
             except (TransportError, HTTPClientError) as err:
                 if attempt >= self.attempts:
-                    raise
+                    raise unreachable_error(
+                        err,
+                        service="Amazon ML",
+                        operation=self.client.meta.method_to_api_mapping.get(
+                            name, name
+                        ),
+                        attempts=attempt,
+                        endpoint=self.client.meta.endpoint_url,
+                    ) from err
                 reason = type(err).__name__
             pause = min(self.max_delay, self.delay * 2 ** (attempt - 1))
             logger.warning(
@@ -426,6 +485,15 @@ class AmazonBackend(Backend):
             )
         except ClientError as err:
             _raise_translated(err, region=self.region)
+        except (TransportError, HTTPClientError) as err:
+            raise unreachable_error(
+                err,
+                service="S3",
+                operation="PutObject",
+                attempts=None,
+                endpoint=storage.connection.meta.client.meta.endpoint_url,
+                bucket=self.bucket,
+            ) from err
 
         found = {
             "bytes": stored.get("ContentLength"),

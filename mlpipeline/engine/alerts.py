@@ -75,14 +75,14 @@ def _schema_differences(training: str, evaluation: str) -> list[str]:
     missing = [name for name in trained if name not in given]
     extra = [name for name in given if name not in trained]
     retyped = [
-        f"{name!r} is {given[name]}, {trained[name]} in training"
+        f"attribute {name!r} is {given[name]} here and {trained[name]} in training"
         for name in given
         if name in trained and given[name] != trained[name]
     ]
     if missing:
-        found.append(f"lacks {', '.join(map(repr, missing))}")
+        found.append(f"it lacks {', '.join(map(repr, missing))}")
     if extra:
-        found.append(f"adds {', '.join(map(repr, extra))}")
+        found.append(f"it adds {', '.join(map(repr, extra))}")
     return found + retyped
 
 
@@ -167,7 +167,7 @@ def evaluation_alerts(
         alerts.append(
             _alert(
                 "SchemaMatched",
-                "The evaluation schema differs from the training schema: it "
+                "The evaluation schema differs from the training schema: "
                 f"{'; '.join(differences)}.",
             )
         )

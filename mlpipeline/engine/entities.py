@@ -21,16 +21,24 @@ tags) derive from it.
   or INPROGRESS (a job running in another process) is waited for, and the
   job fails if the dependency does not complete.
 * Renaming a DELETED entity is rejected with :class:`InvalidInputException`.
+* Every operation (a public method taking only keyword parameters, named
+  as Amazon's) refuses, with :class:`InvalidInputException` naming it, a
+  parameter it does not know, a required one left out and parameters given
+  by position, as botocore refuses them before sending (its
+  ``ParamValidationError``). :meth:`EntityOperations.__init_subclass__`
+  adds the check to every such method, once for all.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from mlpipeline.engine.errors import (
     IdempotentParameterMismatchException,
@@ -39,7 +47,7 @@ from mlpipeline.engine.errors import (
     ResourceNotFoundException,
 )
 from mlpipeline.engine.owner import current_owner, is_left_behind, running
-from mlpipeline.engine.repository import Repository
+from mlpipeline.engine.repository import Repository, without_non_finite
 from mlpipeline.engine.store import Store, check_name
 
 __all__ = [
@@ -62,6 +70,49 @@ LABELS = {
 }
 _ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _RUNNING = ("PENDING", "INPROGRESS")
+
+
+def operation_name(method: str) -> str:
+    """Return Amazon's name of an operation: ``get_ml_model`` -> GetMLModel."""
+    special = {"ml": "ML", "s3": "S3"}
+    return "".join(special.get(w, w.capitalize()) for w in method.split("_"))
+
+
+def _checked(func: Callable[..., Any], accepted: frozenset[str] | None) -> Any:
+    """Wrap an operation so that wrong parameters raise InvalidInputException.
+
+    ``accepted`` names the parameters of a method that takes ``**request``;
+    ``None`` reads them from the keyword-only parameters.
+    """
+    named = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    if accepted is None:
+        accepted = frozenset(p.name for p in named)
+    required = [p.name for p in named if p.default is inspect.Parameter.empty]
+    label = operation_name(func.__name__)
+
+    @functools.wraps(func)
+    def call(self: Any, *args: Any, **request: Any) -> Any:
+        if args:
+            raise InvalidInputException(
+                f"{label} takes its parameters by name, e.g. {label}"
+                f"({', '.join(f'{n}=...' for n in sorted(accepted)[:2])})."
+            )
+        unknown = sorted(set(request) - accepted)
+        if unknown:
+            known = ", ".join(sorted(accepted)) or "none"
+            raise InvalidInputException(
+                f"{label} has no parameter {unknown[0]!r}; it accepts {known}."
+            )
+        missing = [name for name in required if name not in request]
+        if missing:
+            raise InvalidInputException(f"{label} needs the parameter {missing[0]!r}.")
+        return func(self, *args, **request)
+
+    return call
 
 
 def check_id(value: Any, field: str) -> str:
@@ -114,6 +165,29 @@ class EntityOperations:
     poll_interval : float, default 0.5
         Seconds between checks while waiting.
     """
+
+    #: Parameters of the operations that take ``**request``, by method name.
+    REQUEST_KEYS: ClassVar[dict[str, frozenset[str]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the parameters of every operation the subclass defines.
+
+        An operation is a public method whose parameters are all keyword-only
+        (or ``**request``, whose names :attr:`REQUEST_KEYS` gives).
+        """
+        super().__init_subclass__(**kwargs)
+        for name, func in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.isfunction(func):
+                continue
+            params = list(inspect.signature(func).parameters.values())[1:]
+            if not params or any(
+                p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params
+            ):
+                continue
+            if any(p.kind is p.VAR_KEYWORD for p in params):
+                setattr(cls, name, _checked(func, cls.REQUEST_KEYS[name]))
+            else:
+                setattr(cls, name, _checked(func, None))
 
     def __init__(
         self, store: Store, *, wait_timeout: float = 3600.0, poll_interval: float = 0.5
@@ -252,6 +326,10 @@ class EntityOperations:
         finished = time.time()
         api.update(FinishedAt=finished, LastUpdatedAt=finished)
         document.pop("owner", None)
+        # A statistic that overflowed (values near 1e308) is saved as null:
+        # JSON refuses infinity, and a refused save would leave the entity
+        # INPROGRESS for good.
+        document.update(without_non_finite(document))
         self._repo.save(kind, entity_id, document)
         logger.info(
             "%s %s %s in %.1fs",

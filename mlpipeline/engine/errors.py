@@ -15,11 +15,19 @@ condition, so callers can treat the engine and the boto3 client alike::
 
 ``JobFailedError`` never reaches callers of the engine: a job that raises it
 ends with status ``FAILED`` and the exception text as its ``Message``.
+
+[ENGINE] Messages quote the offending value, but never at length: a quoted
+string (a value's ``repr``) longer than :data:`MAX_QUOTED` characters keeps
+its first :data:`MAX_QUOTED` and ends with ``...``, and a whole message is
+at most :data:`MAX_MESSAGE` characters (Amazon ML's limit on an
+exception's ``message``). Both are applied here, where every message is
+built.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = [
@@ -33,7 +41,29 @@ __all__ = [
     "ResourceNotFoundException",
     "TagLimitExceededException",
     "load_json_object",
+    "shorten",
 ]
+
+#: Characters kept of a quoted value in a message.
+MAX_QUOTED = 100
+#: Characters of a whole message.
+MAX_MESSAGE = 2048
+# A quote opens after no word character and closes before none, so the
+# apostrophe of "model's" is not taken for one.
+_QUOTED = re.compile(
+    rf"""(?<!\w)(?:'([^'\n]{{{MAX_QUOTED}}})[^'\n]+'|"([^"\n]{{{MAX_QUOTED}}})[^"\n]+")(?!\w)"""
+)
+
+
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """Return ``message`` with long quoted values, at most ``limit`` long."""
+    message = _QUOTED.sub(
+        lambda m: f"'{m.group(1)}...'" if m.group(1) else f'"{m.group(2)}..."',
+        message,
+    )
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    return message
 
 
 class EngineError(Exception):
@@ -41,8 +71,11 @@ class EngineError(Exception):
 
     #: Amazon ML error name for this condition.
     code = "InternalServerException"
+    #: Longest message; Amazon ML's exceptions allow 2048 characters.
+    max_message = MAX_MESSAGE
 
     def __init__(self, message: str) -> None:
+        message = shorten(message, self.max_message)
         super().__init__(message)
         self.message = message
 
@@ -92,6 +125,25 @@ class TagLimitExceededException(EngineError):
 class JobFailedError(EngineError):
     """Stop a running job; the entity becomes FAILED with this message."""
 
+    #: An entity's ``Message`` may hold 10240 characters (spec §2).
+    max_message = 10240
+
+
+#: Digits of the longest integer a JSON member may hold (Python's own
+#: limit on turning text into an int is 4300).
+MAX_DIGITS = 300
+
+
+def _integer(digits: str, what: str) -> int:
+    """Return a JSON integer; refuse one too long to be a useful number."""
+    count = len(digits.lstrip("-"))
+    if count > MAX_DIGITS:
+        raise InvalidInputException(
+            f"{what}: the integer {digits[:20]}... has {count} digits; at most "
+            f"{MAX_DIGITS} are allowed."
+        )
+    return int(digits)
+
 
 def load_json_object(
     text: Any, what: str, max_chars: int | None = None
@@ -111,7 +163,7 @@ def load_json_object(
             f"{what}: {len(text)} characters; at most {max_chars} allowed."
         )
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=lambda digits: _integer(digits, what))
     except json.JSONDecodeError as err:
         raise InvalidInputException(f"{what}: not valid JSON ({err}).") from err
     if not isinstance(doc, dict):

@@ -36,11 +36,13 @@ pass over the records. Vocabularies are gathered while encoding
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.recipe import (
     Call,
     Expr,
@@ -222,6 +224,12 @@ class FeatureSpace:
         for key, summary in self._summaries.items():
             if isinstance(summary, Moments):
                 mean, std = summary.result()
+                if not (math.isfinite(mean) and math.isfinite(std)):
+                    raise JobFailedError(
+                        f"{key}: the mean ({mean:g}) or standard deviation "
+                        f"({std:g}) is beyond the float range; bin the values "
+                        "with quantile_bin instead or drop the outlying rows."
+                    )
                 self.params_[key] = {"mean": mean, "std": std}
                 continue
             n_bins, sketch = summary

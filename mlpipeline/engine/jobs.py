@@ -217,6 +217,12 @@ class _TargetScan:
             class_counts = {c: int(self.labels[c]) for c in classes}
             return classes, {"class_counts": class_counts}
         mean, std = self.moments.result()
+        if not (math.isfinite(mean) and math.isfinite(std)):
+            raise JobFailedError(
+                f"The training target's mean ({mean:g}) or standard deviation "
+                f"({std:g}) is beyond the float range; scale the target down "
+                "(e.g. to thousands) or drop the outlying rows."
+            )
         std = std if std > 0 else 1.0
         return [], {"target_mean": mean, "target_std": std}
 
@@ -356,7 +362,9 @@ def train_model(
     buffer = io.BytesIO()
     np.savez(buffer, coef=trainer.coef_, intercept=trainer.intercept_)
     weights = buffer.getvalue()
-    space_json = json.dumps(space.to_dict(), ensure_ascii=False).encode("utf-8")
+    space_json = json.dumps(
+        space.to_dict(), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
     store.write(files["weights"], weights)
     store.write(files["space"], space_json)
     meta = {

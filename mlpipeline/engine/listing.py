@@ -38,7 +38,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from mlpipeline.engine.entities import EntityOperations
 from mlpipeline.engine.errors import InvalidInputException
@@ -272,8 +272,19 @@ def _result(kind: str, api: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: The parameters every Describe* operation accepts.
+DESCRIBE_KEYS = frozenset(
+    {"FilterVariable", *COMPARATORS, "SortOrder", "NextToken", "Limit"}
+)
+
+
 class DescribeOperations(EntityOperations):
     """The four Describe* operations, and boto3's waiters and paginators."""
+
+    REQUEST_KEYS: ClassVar[dict[str, frozenset[str]]] = {
+        f"describe_{kind}": DESCRIBE_KEYS
+        for kind in ("data_sources", "ml_models", "evaluations", "batch_predictions")
+    }
 
     def _describe(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
         documents = []

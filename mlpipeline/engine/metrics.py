@@ -12,6 +12,7 @@ a REGRESSION model's residuals (:func:`residual_histogram`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,9 +88,18 @@ def macro_f1(true: Sequence[str], predicted: Sequence[str]) -> float:
 
 
 def rmse(true: np.ndarray, predicted: np.ndarray) -> float:
-    """Return ``sqrt(mean((true - predicted) ** 2))``."""
+    """Return ``sqrt(mean((true - predicted) ** 2))``.
+
+    Differences above about 1e154 would overflow when squared, so those are
+    divided by the largest one first and the result scaled back.
+    """
     diff = np.asarray(true, dtype=float) - np.asarray(predicted, dtype=float)
-    return float(np.sqrt(np.mean(diff**2)))
+    with np.errstate(over="ignore"):
+        value = float(np.sqrt(np.mean(diff**2)))
+    if math.isinf(value) and np.isfinite(diff).all():
+        scale = float(np.abs(diff).max())
+        value = float(np.sqrt(np.mean((diff / scale) ** 2))) * scale
+    return value
 
 
 def confusion_matrix(

@@ -11,9 +11,11 @@ L1 is given a positive value, L2 defaults to ``0.0`` instead of ``1e-6``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from mlpipeline.engine.errors import InvalidInputException
+from mlpipeline.engine.values import NUMBER
 
 __all__ = ["TrainingParameters", "parse_parameters"]
 
@@ -30,6 +32,7 @@ _DEFAULTS = {
     PASSES_KEY: "10",
     SHUFFLE_KEY: "auto",
 }
+_DIGITS = re.compile(r"[0-9]{1,10}")
 _INT_RANGES = {SIZE_KEY: (100000, 2147483648), PASSES_KEY: (1, 10000)}
 
 
@@ -55,21 +58,20 @@ def _fail(key: str, value: object, expected: str) -> InvalidInputException:
 def _integer(key: str, text: str) -> int:
     low, high = _INT_RANGES[key]
     expected = f"an integer between {low} and {high}"
-    try:
-        value = int(text)
-    except ValueError:
-        raise _fail(key, text, expected) from None
+    # int() would also take "5_0", " 5" and other scripts' digits (U+0665).
+    if not _DIGITS.fullmatch(text):
+        raise _fail(key, text, f"{expected} in ASCII digits")
+    value = int(text)
     if not low <= value <= high:
         raise _fail(key, text, expected)
     return value
 
 
 def _amount(key: str, text: str) -> float:
-    expected = "a finite number >= 0"
-    try:
-        value = float(text)
-    except ValueError:
-        raise _fail(key, text, expected) from None
+    expected = "a finite number >= 0 in decimal or scientific notation"
+    if not NUMBER.fullmatch(text):
+        raise _fail(key, text, expected)
+    value = float(text)
     if not math.isfinite(value) or value < 0:
         raise _fail(key, text, expected)
     return value

@@ -175,16 +175,23 @@ class Predictor:
         Raises
         ------
         InvalidInputException
-            If a key or value is not a string.
+            If a key or value is not a string, or the values put the
+            prediction beyond the float range (JSON has no infinity).
         """
         table = self._single(record)
         columns, values = self.space.row_features(table)
         # Sum the weight rows one by one in column order: scipy's CSR
         # product accumulates in that order, so the sums agree to the bit.
         z = np.zeros(self.coef.shape[1])
-        for column, value in zip(columns, values, strict=True):
-            z += value * self.coef[column]
-        scores = self._outputs((z + self.intercept)[None, :])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for column, value in zip(columns, values, strict=True):
+                z += value * self.coef[column]
+            scores = self._outputs((z + self.intercept)[None, :])
+        if not np.isfinite(scores).all():
+            raise InvalidInputException(
+                "The record's values put the prediction beyond the float range; "
+                "send numbers of the size the model was trained on."
+            )
         return self._predictions(scores, score_threshold)[0]
 
     def predict_many(

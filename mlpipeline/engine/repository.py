@@ -20,17 +20,23 @@ An entity document is ``{"api": {...}, "request": {...}, ...}``: ``api``
 holds the members Amazon ML's Get operation returns, with timestamps as
 epoch seconds; ``request`` holds the Create parameters, compared when a
 Create is retried; other keys are the engine's own.
+
+JSON has no NaN or infinity. [ENGINE] A job's results (statistics,
+evaluation report, training summary) record a number that overflowed as
+``null`` (see :func:`without_non_finite`); numbers a model needs to predict
+fail its job instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from mlpipeline.engine.store import Store
 
-__all__ = ["KINDS", "Repository", "api_view"]
+__all__ = ["KINDS", "Repository", "api_view", "without_non_finite"]
 
 KINDS = {
     "datasource": "engine/datasources",
@@ -109,6 +115,20 @@ class Repository:
         """Create or replace a JSON blob."""
         data = json.dumps(value, ensure_ascii=False, allow_nan=False)
         self.store.write(name, data.encode("utf-8"))
+
+
+def without_non_finite(value: Any) -> Any:
+    """Return ``value`` with every NaN or infinite float replaced by ``None``.
+
+    Dicts and lists are copied; other values are returned as they are.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: without_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_non_finite(item) for item in value]
+    return value
 
 
 def _timestamp(value: float) -> dt.datetime:

@@ -46,6 +46,7 @@ from mlpipeline.engine.entities import (
 from mlpipeline.engine.errors import (
     EngineError,
     InvalidInputException,
+    JobFailedError,
     LimitExceededException,
     PredictorNotMountedException,
 )
@@ -559,6 +560,18 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         document = {"api": api, "request": request, "report": None}
 
         def work(doc: dict[str, Any]) -> None:
+            if schema.target != target:
+                given = (
+                    "no target"
+                    if schema.target is None
+                    else f"the target {schema.target!r}"
+                )
+                raise JobFailedError(
+                    f"DataSource {EvaluationDataSourceId!r} has {given}, but "
+                    f"MLModel {MLModelId!r} was trained on the target "
+                    f"{target!r}; evaluate on a data source whose "
+                    f"schema names {target!r} as targetAttributeName."
+                )
             ready_model = self._await("mlmodel", MLModelId)
             ready_source = self._await("datasource", EvaluationDataSourceId)
             properties, report = jobs.evaluate_model(

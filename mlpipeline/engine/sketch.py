@@ -26,9 +26,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["DistinctSketch", "Moments", "ValueSketch"]
+__all__ = ["DistinctSketch", "Moments", "ValueSketch", "mean_std"]
 
 VALUE_CAPACITY = 1 << 18
 DISTINCT_CAPACITY = 1 << 16
@@ -112,9 +114,9 @@ class ValueSketch:
         return self._values
 
     def mean(self) -> float:
-        """Return the mean of every value seen."""
+        """Return the mean of every value seen (infinite if it overflows)."""
         if self.exact:
-            return float(self.values().mean())
+            return mean_std(self.values())[0]
         return self.total / self.count
 
     def median(self) -> float:
@@ -135,11 +137,16 @@ class ValueSketch:
         remainder so that they add up to it.
         """
         values = self.values()
-        if self.exact:
-            return np.histogram(values, bins=bins)
+        low, high = self.minimum, self.maximum
+        # A span above the float limit (values near -1e308 and 1e308) is
+        # binned on the values halved, then the edges doubled back.
+        scale = 1.0 if math.isfinite(high - low) else 2.0
         counts, edges = np.histogram(
-            values, bins=bins, range=(self.minimum, self.maximum)
+            values / scale, bins=bins, range=(low / scale, high / scale)
         )
+        edges = edges * scale
+        if self.exact:
+            return counts, edges
         share = counts * (self.count / counts.sum())
         scaled = np.floor(share).astype(np.int64)
         short = self.count - int(scaled.sum())
@@ -193,6 +200,23 @@ class DistinctSketch:
         return round((self.capacity - 1) / kth)
 
 
+def mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Return the mean and population deviation of finite ``values``.
+
+    Values near the float limit (above about 1e154) overflow the sum or the
+    squared deviations; those are then computed on the values divided by
+    their largest magnitude and scaled back, so they stay finite unless the
+    result itself exceeds the float range.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(values.mean()), float(values.std())
+        if math.isfinite(mean) and math.isfinite(std):
+            return mean, std
+        scale = float(np.abs(values).max())
+        scaled = values / scale
+        return float(scaled.mean()) * scale, float(scaled.std()) * scale
+
+
 class Moments:
     """Mean and population deviation of a stream of finite floats.
 
@@ -219,8 +243,12 @@ class Moments:
             values = np.concatenate(self._parts)
             self._parts = None
             self.count = 0
-        n, mean = len(values), float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
+        with np.errstate(over="ignore"):
+            n, mean = len(values), float(values.mean())
+            m2 = float(((values - mean) ** 2).sum())
+        if not (math.isfinite(mean) and math.isfinite(m2)):
+            mean, std = mean_std(values)
+            m2 = std * std * n  # infinite when the deviation passes 1e154
         total = self.count + n
         delta = mean - self.mean
         self.mean += delta * n / total
@@ -233,5 +261,5 @@ class Moments:
             seen = np.concatenate([*self._parts, np.zeros(0)])
             if not len(seen):
                 return 0.0, 0.0
-            return float(seen.mean()), float(seen.std())
+            return mean_std(seen)
         return self.mean, float(np.sqrt(max(self.m2, 0.0) / self.count))

@@ -124,7 +124,8 @@ def _flag(value: Any) -> bool:
 
 
 def _seed(splitting: dict[str, Any]) -> str:
-    params = splitting.get("strategyParams") or {}
+    params = splitting.get("strategyParams")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise _fail(f"'strategyParams' must be an object, got {params!r}.")
     unknown = sorted(set(params) - {"randomSeed"})
@@ -168,9 +169,10 @@ def parse_rearrangement(text: str | None) -> Rearrangement:
     unknown = sorted(set(doc) - {"splitting"})
     if unknown:
         raise _fail(f"unknown key {unknown[0]!r}; only 'splitting' is supported.")
-    splitting = doc.get("splitting") or {}
+    splitting = doc.get("splitting")
+    splitting = {} if splitting is None else splitting
     if not isinstance(splitting, dict):
-        raise _fail("'splitting' must be an object.")
+        raise _fail(f"'splitting' must be an object, got {splitting!r}.")
     unknown = sorted(set(splitting) - _SPLIT_KEYS)
     if unknown:
         raise _fail(f"unknown key {unknown[0]!r} in 'splitting'.")

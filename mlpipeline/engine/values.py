@@ -31,6 +31,7 @@ __all__ = [
     "ATTRIBUTE_TYPES",
     "INVALID",
     "MISSING",
+    "NUMBER",
     "OK",
     "Column",
     "Table",
@@ -48,7 +49,8 @@ _TRUE = frozenset({"1", "y", "yes", "t", "true"})
 _FALSE = frozenset({"0", "n", "no", "f", "false"})
 _NO_STATUS = np.zeros(0, np.int8)
 _NO_VALUES = np.zeros(0)
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: float() also reads other scripts' digits (U+0665).
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def parse_binary(cell: str) -> tuple[float, int]:
@@ -68,7 +70,7 @@ def parse_numeric(cell: str) -> tuple[float, int]:
     text = cell.strip()
     if not text:
         return math.nan, MISSING
-    if _NUMBER.fullmatch(text):
+    if NUMBER.fullmatch(text):
         value = float(text)
         if math.isfinite(value):
             return value, OK

@@ -85,8 +85,52 @@ def test_schema_differences_are_listed(engine, data_source, trained):
     alert = next(a for a in report["alerts"] if a["code"] == "SchemaMatched")
     assert alert["message"] == (
         "The evaluation schema differs from the training schema: it adds 'z'; "
-        "'x' is CATEGORICAL, NUMERIC in training."
+        "attribute 'x' is CATEGORICAL here and NUMERIC in training."
     )
+
+
+def test_a_retyped_attribute_alone_is_named_as_an_attribute(
+    engine, data_source, trained
+):
+    attrs = [("x", "CATEGORICAL"), ("c", "CATEGORICAL"), ("y", "BINARY")]
+    data_source("ds-retyped", binary_rows(200, seed=3), attrs, "y")
+
+    report = _evaluate(engine, trained, "ds-retyped")
+
+    alert = next(a for a in report["alerts"] if a["code"] == "SchemaMatched")
+    assert alert["message"] == (
+        "The evaluation schema differs from the training schema: attribute 'x' is "
+        "CATEGORICAL here and NUMERIC in training."
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_type", "target"),
+    [("BINARY", "y"), ("MULTICLASS", "c"), ("REGRESSION", "x")],
+)
+def test_an_evaluation_source_with_another_target_fails_the_evaluation(
+    engine, data_source, model_type, target
+):
+    rows = binary_rows(200, seed=4)
+    data_source("ds-a", rows, ATTRS, target, TRAIN)
+    other = next(name for name, _ in ATTRS if name != target)
+    data_source("ds-b", rows, ATTRS, other, TEST)
+    engine.create_ml_model(
+        MLModelId="ml-a", MLModelType=model_type, TrainingDataSourceId="ds-a"
+    )
+
+    engine.create_evaluation(
+        EvaluationId="ev-b", MLModelId="ml-a", EvaluationDataSourceId="ds-b"
+    )
+
+    found = engine.get_evaluation(EvaluationId="ev-b")
+    assert (found["Status"], found["Message"]) == (
+        "FAILED",
+        f"DataSource 'ds-b' has the target {other!r}, but MLModel 'ml-a' was "
+        f"trained on the target {target!r}; evaluate on a data source whose "
+        f"schema names {target!r} as targetAttributeName.",
+    )
+    assert "PerformanceMetrics" not in found
 
 
 def test_unused_records_are_flagged(engine, store, trained):

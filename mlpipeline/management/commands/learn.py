@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +13,19 @@ from mlpipeline.learn import STEPS, learn, resume
 from mlpipeline.models import Run
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.split import split_paths
+
+logger = logging.getLogger(__name__)
+
+
+_EXPECTED = (MlpipelineError, EngineError, ImproperlyConfigured)
+
+
+def _describe(err: Exception) -> str:
+    """Return an error's text; an unexpected one is named and logged."""
+    if isinstance(err, _EXPECTED):
+        return str(err)
+    logger.exception("Unexpected error in a pipeline run")
+    return f"unexpected {type(err).__name__}: {err}"
 
 
 class Command(BaseCommand):
@@ -86,11 +100,11 @@ class Command(BaseCommand):
                 run = learn(
                     pipeline, only=only, progress=self._progress(name, verbosity)
                 )
-            except (MlpipelineError, EngineError, ImproperlyConfigured) as err:
+            except Exception as err:
                 # Recorded on the run when there is one; the other pipelines
-                # still run.
+                # still run, and the exit status says some failed.
                 self._end_progress(verbosity)
-                self.stderr.write(f"{name}: {err}")
+                self.stderr.write(f"{name}: {_describe(err)}")
                 failures.append(name)
                 continue
             self._end_progress(verbosity)
@@ -98,7 +112,12 @@ class Command(BaseCommand):
                 self.stdout.write(self._summary(run))
 
         if failures:
-            raise CommandError(f"Failed: {', '.join(failures)}.", returncode=2)
+            raise CommandError(
+                f"Failed: {', '.join(failures)}. {len(failures)} of "
+                f"{len(pipelines)} pipelines failed; each run records its error "
+                "(admin, Runs).",
+                returncode=2,
+            )
 
     def _resume(self, run_id: int, verbosity: int) -> None:
         run = Run.objects.filter(pk=run_id).first()
@@ -106,9 +125,11 @@ class Command(BaseCommand):
             raise CommandError(f"There is no run {run_id}.")
         try:
             run = resume(run, progress=self._progress(run.pipeline, verbosity))
-        except (MlpipelineError, EngineError, ImproperlyConfigured) as err:
+        except Exception as err:
             self._end_progress(verbosity)
-            raise CommandError(f"{run.pipeline}: {err}", returncode=2) from err
+            raise CommandError(
+                f"{run.pipeline}: {_describe(err)}", returncode=2
+            ) from err
         self._end_progress(verbosity)
         if verbosity >= 1:
             self.stdout.write(self._summary(run))
