@@ -4,8 +4,9 @@ A run that succeeded leaves a realtime endpoint (billed by the hour while
 it exists on Amazon ML), a model (on the embedded backend, its weights and
 feature space files too), an evaluation, two data sources and three
 uploaded files; on Amazon ML, a BINARY or REGRESSION model's run also a
-batch prediction and its two output files. Once its model no longer serves, they are kept for
-MLPIPELINE_RETENTION in case the model is wanted back, then
+batch prediction and its two output files. Once its model no longer
+serves, they are kept for MLPIPELINE_RETENTION in case the model is wanted
+back, then
 :func:`cleanup` deletes them. A run is cleaned when:
 
 * its pipeline has an active model, and the run's model is neither that
