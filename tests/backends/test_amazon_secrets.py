@@ -14,7 +14,7 @@ from mlpipeline.models import Run
 from project.demo.models import Insured
 
 from .stubs import ACCESS_KEY, SECRET, RunCalls, next_run_number
-from .test_amazon import EVALUATION_SPLIT, SCHEMA, TRAIN_SPLIT
+from .test_amazon import queue_data_sources
 
 pytestmark = pytest.mark.django_db
 
@@ -75,9 +75,7 @@ def test_no_credential_is_recorded_when_amazon_ml_refuses_a_call(
 ):
     calls = RunCalls(ml, "aws_insurance", next_run_number())
     # The data sources are made; the model is refused for the credentials.
-    splits = {"train": TRAIN_SPLIT, "evaluation": EVALUATION_SPLIT}
-    for kind in ("train", "evaluation"):
-        calls.data_source(kind, schema=SCHEMA, split=splits[kind])
+    queue_data_sources(calls)
     ml.add_client_error(
         "create_ml_model",
         "AccessDeniedException",
