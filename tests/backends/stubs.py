@@ -7,6 +7,8 @@ from io import StringIO
 from django.core.management import call_command
 
 from mlpipeline.models import Run
+from mlpipeline.split import SplitRule
+from project.demo.models import Insured
 
 BUCKET = "mlpipeline-tests"
 ACCESS_KEY = "AKIADUMMYACCESSKEY01"
@@ -29,6 +31,16 @@ def next_run_number():
     number = probe.pk + 1
     probe.delete()
     return number
+
+
+def people_of(pipeline, kind):
+    """Return the Insured rows on side ``kind`` of ``pipeline``'s split."""
+    rule = SplitRule(pipeline, 70)
+    return [
+        person
+        for person in Insured.objects.order_by("pk")
+        if rule.side(str(person.pk)) == kind
+    ]
 
 
 def run_learn(*args, **options):

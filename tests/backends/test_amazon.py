@@ -23,7 +23,6 @@ from mlpipeline.exceptions import (
 from mlpipeline.learn import learn
 from mlpipeline.models import Run, RunStep
 from mlpipeline.serving import predict, serving_run
-from mlpipeline.split import SplitRule
 from project.demo.models import Insured
 from tests.served import serve
 
@@ -35,6 +34,7 @@ from .stubs import (
     SECRET,
     RunCalls,
     next_run_number,
+    people_of,
     run_learn,
 )
 
@@ -76,11 +76,9 @@ def queue_data_sources(calls, **statuses):
 
 def features_file(kind):
     """Return the features file of one side of the split, as it should be."""
-    rule = SplitRule("aws_insurance", 70)
     lines = [
         f"{p.age},{int(p.married)},{p.gender},{int(p.insurance)}\n"
-        for p in Insured.objects.order_by("pk")
-        if rule.side(str(p.pk)) == kind
+        for p in people_of("aws_insurance", kind)
     ]
     return "age,married,gender,insurance\n" + "".join(lines)
 

@@ -9,10 +9,9 @@ from mlpipeline import Pipeline
 from mlpipeline.learn import learn, resume
 from mlpipeline.models import Run, RunStep
 from mlpipeline.serving import serving_run
-from mlpipeline.split import SplitRule
 from project.demo.models import Insured
 
-from .stubs import RunCalls, next_run_number
+from .stubs import RunCalls, next_run_number, people_of
 from .test_amazon import SCHEMA, AmazonInsurancePipeline
 
 pytestmark = pytest.mark.django_db
@@ -39,16 +38,6 @@ class AmazonAgePipeline(Pipeline):
     backend = "amazon"
 
 
-def evaluation_people(pipeline):
-    """Return the people of ``pipeline``'s evaluation file, in its order."""
-    rule = SplitRule(pipeline, 70)
-    return [
-        person
-        for person in Insured.objects.order_by("pk")
-        if rule.side(str(person.pk)) == "evaluation"
-    ]
-
-
 def queue_run(ml, pipeline, model_type, metric, schema):
     calls = RunCalls(ml, pipeline, next_run_number())
     for kind in ("train", "evaluation"):
@@ -61,7 +50,7 @@ def queue_run(ml, pipeline, model_type, metric, schema):
 def test_binary_scores_are_counted_per_true_class(insured_rows, s3, ml, amazon_options):
     calls = queue_run(ml, "aws_insurance", "BINARY", "BinaryAUC", SCHEMA)
     calls.batch_prediction()
-    people = evaluation_people("aws_insurance")
+    people = people_of("aws_insurance", "evaluation")
     # The first record failed; the others score their age in hundredths.
     answers = [FAILED] + [f"{int(p.age >= 50)},{p.age / 100:.4E}" for p in people[1:]]
     calls.batch_output(s3, ["bestAnswer,score", *answers])
@@ -91,7 +80,7 @@ def test_regression_residuals_are_counted_around_zero(
 ):
     calls = queue_run(ml, "aws_ages", "REGRESSION", "RegressionRMSE", AGES_SCHEMA)
     calls.batch_prediction()
-    people = evaluation_people("aws_ages")
+    people = people_of("aws_ages", "evaluation")
     # Every record is predicted 40 years old but the second, which failed.
     answers = ["4.0E1", FAILED] + ["4.0E1"] * (len(people) - 2)
     calls.batch_output(s3, ["score", *answers])
@@ -180,7 +169,7 @@ def test_a_run_cut_short_waits_for_its_batch_prediction_when_resumed(
     assert run.steps.get(name="distribution").status == RunStep.Status.FAILED
 
     calls.polls("get_batch_prediction", key, ("INPROGRESS", "COMPLETED"))
-    people = evaluation_people("aws_insurance")
+    people = people_of("aws_insurance", "evaluation")
     calls.batch_output(s3, ["bestAnswer,score"] + ["0,1.0E-2"] * len(people))
     calls.endpoint(("READY",))
     resume(run)
