@@ -248,7 +248,12 @@ class TrainedModelAdmin(StatisticsAdmin):
 
     @admin.display(description="evaluation report")
     def evaluation_report(self, model):
-        return evaluation_html(model.evaluation, model.model_type, model.distribution)
+        return evaluation_html(
+            model.evaluation,
+            model.model_type,
+            model.distribution,
+            model.distribution_error,
+        )
 
     @admin.display(description="evaluation rows chosen by")
     def evaluation_rows(self, model):

@@ -3,8 +3,10 @@
 A run that succeeded leaves a realtime endpoint (billed by the hour while
 it exists on Amazon ML), a model (on the embedded backend, its weights and
 feature space files too), an evaluation, two data sources and three
-uploaded files. Once its model no longer serves, they are kept for
-MLPIPELINE_RETENTION in case the model is wanted back, then
+uploaded files; on Amazon ML, a BINARY or REGRESSION model's run also a
+batch prediction and its two output files. Once its model no longer
+serves, they are kept for MLPIPELINE_RETENTION in case the model is wanted
+back, then
 :func:`cleanup` deletes them. A run is cleaned when:
 
 * its pipeline has an active model, and the run's model is neither that
@@ -43,8 +45,10 @@ __all__ = ["CLEANUP_STEP", "Cleaned", "cleanup", "kept_runs", "stale_runs"]
 logger = logging.getLogger(__name__)
 
 CLEANUP_STEP = "cleanup"
-#: Load steps whose entity is a data source, an evaluation or a model.
+#: Load steps whose entity is a batch prediction, an evaluation, a model or
+#: a data source.
 _ENTITY_STEPS = (
+    ("distribution", "batchprediction"),
     ("evaluation", "evaluation"),
     ("model", "mlmodel"),
     ("train_datasource", "datasource"),
@@ -151,6 +155,9 @@ def _recorded(run: Run) -> dict[str, list[str]]:
         # Runs made before the split by primary key uploaded one features
         # file, with its schema beside it.
         files = [upload["location"], upload["location"] + ".schema"]
+    if "distribution" in steps:
+        # The batch prediction's output, which the service wrote.
+        files += steps["distribution"].detail.get("files", [])
     if any(files):
         found["file"] = [location for location in files if location]
     return found
@@ -186,8 +193,9 @@ def clean_run(run: Run, backend: Backend, kept: list[Run]) -> dict[str, list[str
 
     ``kept`` are the runs of the active and previous models, which are
     never cleaned, nor are their files deleted. The endpoint goes first,
-    since it costs money while it exists, then the evaluation, the model,
-    the data sources and the uploaded files. The deletions are recorded on
+    since it costs money while it exists, then the batch prediction, the
+    evaluation, the model, the data sources, the uploaded files and the
+    batch prediction's output. The deletions are recorded on
     the run's ``cleanup`` step as they happen, so a failure keeps the
     record of what went before it.
     """
@@ -209,7 +217,7 @@ def clean_run(run: Run, backend: Backend, kept: list[Run]) -> dict[str, list[str
         endpoint = (model or {}).get("EndpointInfo", {}).get("EndpointStatus", "NONE")
         if live_model and endpoint != "NONE" and _delete(backend, "endpoint", model_id):
             deleted["endpoint"] = [model_id]
-        for kind in ("evaluation", "mlmodel", "datasource"):
+        for kind in ("batchprediction", "evaluation", "mlmodel", "datasource"):
             for entity_id in recorded.get(kind, []):
                 if kind == "mlmodel" and not live_model:
                     continue

@@ -5,7 +5,8 @@ folder, then lets the real :class:`~mlpipeline.load.Loader` drive a stand-in
 for the pipeline's backend. The stand-in writes each call down with its
 parameters and answers it as if it had succeeded at once; the backend's own
 code still builds every request, so what is written down is what the
-backend would send. Uploads are described, not made.
+backend would send. Uploads are described, not made, and files are not
+read back.
 
 The run record the Loader needs lives in a transaction that is rolled back,
 so the database ends as it began. Entity ids show the number that record
@@ -18,7 +19,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 
@@ -116,6 +117,13 @@ class _StandIn:
         described = self._backend.describe_upload(path, name)
         self._calls.append(Call("upload", {"File": path.name, **described}))
         return described["Location"]
+
+    def open_upload(self, location: str) -> IO[bytes]:
+        # The batch prediction's output, which the distribution step reads,
+        # exists in no dry run: the read is written down and the step goes
+        # on without a histogram, as after a failed batch.
+        self._calls.append(Call("read", {"Location": location}))
+        raise FileNotFoundError(f"A dry run reads no file, such as {location}.")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)

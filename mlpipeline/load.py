@@ -4,8 +4,12 @@ The :class:`Loader` drives the steps of the original rake task on whichever
 backend a pipeline uses: upload the training and evaluation files (split by
 primary key, see :mod:`mlpipeline.split`) and their schema, create a data
 source of each file (whole, with statistics), train the model, evaluate it
-and create its realtime endpoint, waiting for each. Every step is recorded
-on the run.
+and create its realtime endpoint, waiting for each. On a backend whose
+evaluations report no score or residual histogram (Amazon ML), a BINARY or
+REGRESSION model also predicts the evaluation data in a batch, whose output
+gives that histogram (see :mod:`mlpipeline.distribution`); a batch that
+fails leaves the model without one and the run goes on. Every step is
+recorded on the run.
 """
 
 from __future__ import annotations
@@ -17,7 +21,19 @@ from typing import Any
 
 from mlpipeline import preflight
 from mlpipeline.backends import Backend
-from mlpipeline.exceptions import PipelineDeclarationError
+from mlpipeline.distribution import (
+    HISTOGRAM_TYPES,
+    DistributionError,
+    histogram_from_batch,
+)
+from mlpipeline.engine.batch import output_names
+from mlpipeline.engine.predictor import DEFAULT_THRESHOLD
+from mlpipeline.exceptions import (
+    BackendError,
+    PipelineDeclarationError,
+    StepFailed,
+    StepTimedOut,
+)
 from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
@@ -52,6 +68,7 @@ def entity_ids(run: Run) -> dict[str, str]:
         "evaluation_datasource": f"ds-{base}-evaluation",
         "model": f"ml-{base}",
         "evaluation": f"ev-{base}",
+        "batch_prediction": f"bp-{base}",
     }
 
 
@@ -168,6 +185,18 @@ class Loader:
         run.baseline = (run.evaluation or {}).get("baseline")
         run.save()
 
+        if (
+            layout.model_type in HISTOGRAM_TYPES
+            and not self.backend.reports_distribution
+        ):
+            self._step(
+                run,
+                "distribution",
+                lambda step: self._distribution(
+                    run, ids, upload["locations"]["evaluation"], schema, step
+                ),
+            )
+
         detail = self._step(run, "endpoint", lambda step: self._endpoint(ids, step))
         run.endpoint_url = detail["url"]
         run.save()
@@ -225,7 +254,7 @@ class Loader:
         The backend checks every file it uploads; a step cut short uploads
         all three again, replacing what it had put.
         """
-        prefix = f"uploads/{run.pipeline}-{run.pk}-{run.token}-"
+        prefix = _upload_prefix(run)
         locations = {
             kind: self.backend.upload(file, prefix + file.name)
             for kind, file in split_paths(path).items()
@@ -310,6 +339,69 @@ class Loader:
         metric, value = _metric(found)
         step.record(metric=metric, value=value, report=found.get("Report"))
 
+    def _distribution(
+        self,
+        run: Run,
+        ids: dict[str, str],
+        location: str,
+        schema: dict[str, Any],
+        step: RunStep,
+    ) -> None:
+        """Predict the evaluation data in a batch; record its histogram.
+
+        The output goes under the run's upload prefix. The evaluation file
+        is read back from ``location``, where the service read it, since a
+        resumed run may no longer have the local one. Whatever keeps the
+        histogram from being made is recorded as the step's ``error`` and
+        the step succeeds: the model is as good without it.
+        """
+        entity = ids["batch_prediction"]
+        output = self.backend.output_location(f"{_upload_prefix(run)}batch")
+        manifest, result = output_names(output, entity, location)
+        step.record(entity, output=output, files=[result, manifest])
+        try:
+            self._create_once(
+                run,
+                "batchprediction",
+                entity,
+                lambda: self.backend.create_batch_prediction(
+                    entity,
+                    name=f"{run.pipeline} run {run.pk} evaluation scores",
+                    model_id=ids["model"],
+                    data_source_id=ids["evaluation_datasource"],
+                    output_uri=output,
+                ),
+            )
+            self.backend.wait("batchprediction", entity)
+            with (
+                self.backend.open_upload(result) as scored,
+                self.backend.open_upload(location) as evaluation,
+            ):
+                histogram = histogram_from_batch(
+                    scored,
+                    evaluation,
+                    target=schema["targetAttributeName"],
+                    model_type=run.model_type,
+                    # The run sets no ScoreThreshold and a new model has
+                    # none, which means this one (spec 4.4).
+                    threshold=DEFAULT_THRESHOLD,
+                )
+        except (
+            StepFailed,
+            StepTimedOut,
+            BackendError,
+            DistributionError,
+            OSError,
+        ) as err:
+            step.record(error=str(err))
+            run.add_event("no distribution", str(err))
+            logger.warning(
+                "Run %s of %s has no score or residual distribution: %s",
+                run.pk, run.pipeline, err,
+            )  # fmt: skip
+        else:
+            step.record(histogram=histogram)
+
     def _endpoint(self, ids: dict[str, str], step: RunStep) -> None:
         model = ids["model"]
         step.record(model)
@@ -321,6 +413,11 @@ class Loader:
             self.backend.create_realtime_endpoint(model)
         info = self.backend.wait_for_endpoint(model)
         step.record(url=info["EndpointUrl"])
+
+
+def _upload_prefix(run: Run) -> str:
+    """Return the start of the names of ``run``'s files in the backend."""
+    return f"uploads/{run.pipeline}-{run.pk}-{run.token}-"
 
 
 def _warn_invalid(pipeline: str, kind: str, data_source: dict[str, Any]) -> None:

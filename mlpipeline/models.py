@@ -320,6 +320,9 @@ class TrainedModel(models.Model):
     #: :func:`mlpipeline.engine.metrics.score_histogram`. Null when the
     #: backend gave none.
     distribution = models.JSONField(null=True, blank=True)
+    #: Why the distribution could not be made, when the batch prediction
+    #: that gives it on Amazon ML failed; empty otherwise.
+    distribution_error = models.TextField(blank=True)
     #: Versions of Python and the libraries that trained the model.
     library_versions = models.JSONField(default=dict, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)

@@ -34,7 +34,7 @@ from django.utils import timezone
 from mlpipeline.conf import settings
 from mlpipeline.exceptions import RegistryError, RunNotFound
 from mlpipeline.load import entity_ids
-from mlpipeline.models import PipelineState, Run, TrainedModel
+from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.signals import model_promoted, model_refused, model_rolled_back
 from mlpipeline.split import describe as describe_split
 
@@ -79,6 +79,9 @@ def record(run: Run) -> TrainedModel:
         if f"{kind}_datasource" in steps
     }
     ids = entity_ids(run)
+    made = {"train_datasource", "evaluation_datasource", "evaluation"}
+    if "distribution" in steps:
+        made.add("batch_prediction")
     return TrainedModel.objects.create(
         run=run,
         pipeline=run.pipeline,
@@ -86,7 +89,7 @@ def record(run: Run) -> TrainedModel:
         model_type=run.model_type,
         model_id=run.model_id,
         endpoint_url=run.endpoint_url,
-        entity_ids={key: value for key, value in ids.items() if key != "model"},
+        entity_ids={key: value for key, value in ids.items() if key in made},
         schema=run.schema,
         split=run.split,
         parameters=run.parameters,
@@ -98,11 +101,26 @@ def record(run: Run) -> TrainedModel:
         metric_value=run.metric_value,
         baseline=run.baseline,
         evaluation=run.evaluation,
-        # The engine's evaluation reports it; Amazon ML's gives no histogram.
-        distribution=(run.evaluation or {}).get("histogram"),
+        **_distribution(run.evaluation, steps.get("distribution")),
         library_versions=_library_versions(),
         trained_at=steps["model"].finished_at if "model" in steps else None,
     )
+
+
+def _distribution(
+    evaluation: dict[str, Any] | None, step: RunStep | None
+) -> dict[str, Any]:
+    """Return the model's histogram, or why it has none, as model fields.
+
+    The engine's evaluation reports the histogram; on Amazon ML the
+    ``distribution`` step made it from a batch prediction, or says why not.
+    """
+    if step is None:
+        return {"distribution": (evaluation or {}).get("histogram")}
+    return {
+        "distribution": step.detail.get("histogram"),
+        "distribution_error": step.detail.get("error", ""),
+    }
 
 
 def judge(

@@ -9,7 +9,10 @@ class, with the threshold marked; a REGRESSION model's a bar chart of its
 residuals (true minus predicted), with zero marked. The charts are inline
 SVG drawn from the histogram recorded with the model
 (:attr:`mlpipeline.models.TrainedModel.distribution`), so the page reads no
-file and loads no script.
+file and loads no script. On Amazon ML that histogram comes from a batch
+prediction over the evaluation data (:mod:`mlpipeline.distribution`). The
+report ends with the evaluation's alerts (:mod:`mlpipeline.engine.alerts`),
+which the engine's evaluations record and Amazon ML's API does not give.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-__all__ = ["distribution_html", "evaluation_html", "per_class_f1"]
+__all__ = ["alerts_html", "distribution_html", "evaluation_html", "per_class_f1"]
 
 #: The charts' size in pixels, and the room left around the bars for labels.
 _WIDTH, _HEIGHT, _MARGIN = 480, 170, 28
@@ -55,24 +58,30 @@ def evaluation_html(
     report: dict[str, Any] | None,
     model_type: str,
     distribution: dict[str, Any] | None = None,
+    error: str = "",
 ) -> SafeString:
     """Return the report ``report`` (an evaluation's Report) as HTML.
 
     ``distribution`` is the model's recorded histogram, drawn for BINARY
-    and REGRESSION models; without one, the report says why there is none.
+    and REGRESSION models; without one, the report says why there is none
+    (``error``, when making it failed). A ``report`` of None is an Amazon
+    ML evaluation's, which gives the metric alone.
     """
     if not report:
-        # TODO: Amazon ML's evaluations give the metric alone, so Amazon
-        # models show no confusion matrix and no distribution. A
-        # BatchPrediction over the evaluation data source, its output read
-        # back from S3 and matched line by line to the evaluation file's
-        # targets, would give both, at Amazon's batch price on every run.
-        name = _NAMES.get(model_type, "confusion matrix")
-        return format_html(
-            '<p class="metric-only">{}</p>',
-            "The backend reported the metric alone (Amazon ML's evaluations give "
-            f"nothing more), so this report shows no {name}.",
-        )
+        # TODO: a MULTICLASS model on Amazon ML shows no confusion matrix;
+        # the ``distribution`` step's batch prediction, run for MULTICLASS
+        # too, has one score column per class, from which the Loader could
+        # count the matrix against the evaluation file's targets.
+        parts = [
+            format_html(
+                '<p class="metric-only">{}</p>',
+                "The backend reported the metric alone: Amazon ML's GetEvaluation "
+                "gives neither a confusion matrix nor evaluation alerts.",
+            )
+        ]
+        if model_type in _NAMES:
+            parts.append(distribution_html(distribution, model_type, error))
+        return _joined(parts)
     parts = [
         format_html(
             "<p>{} {} against a baseline of {} on {} records.</p>",
@@ -90,19 +99,53 @@ def evaluation_html(
     if matrix:
         parts.append(_heat_map(matrix["labels"], matrix["matrix"]))
     if model_type in _NAMES:
-        parts.append(distribution_html(distribution, model_type))
+        parts.append(distribution_html(distribution, model_type, error))
+    if "alerts" in report:
+        parts.append(alerts_html(report["alerts"]))
+    return _joined(parts)
+
+
+def _joined(parts: list[SafeString]) -> SafeString:
     return format_html_join("", "{}", ((part,) for part in parts))
 
 
+def alerts_html(alerts: list[dict[str, str]]) -> SafeString:
+    """Return an evaluation's alerts as a list, each code with its message.
+
+    ``alerts`` is what the engine's evaluation reports under ``alerts``
+    (see :mod:`mlpipeline.engine.alerts`); an empty list says so.
+    """
+    if not alerts:
+        return format_html(
+            '<p class="no-alerts">{}</p>', "The evaluation raised no alerts."
+        )
+    return format_html(
+        '<section class="alerts"><h3>Evaluation alerts</h3><ul>{}</ul></section>',
+        format_html_join(
+            "",
+            '<li data-code="{}"><strong>{}</strong>: {}</li>',
+            ((alert["code"], alert["code"], alert["message"]) for alert in alerts),
+        ),
+    )
+
+
 def distribution_html(
-    distribution: dict[str, Any] | None, model_type: str
+    distribution: dict[str, Any] | None, model_type: str, error: str = ""
 ) -> SafeString:
     """Return the chart of a recorded score or residual histogram.
 
     ``distribution`` is what the engine's evaluation reports under
     ``histogram`` (see :func:`mlpipeline.engine.metrics.score_histogram`
-    and :func:`~mlpipeline.engine.metrics.residual_histogram`).
+    and :func:`~mlpipeline.engine.metrics.residual_histogram`), or what
+    :mod:`mlpipeline.distribution` made of a batch prediction. Without
+    one, ``error`` says why it could not be made.
     """
+    if not distribution and error:
+        return format_html(
+            '<p class="no-distribution">The {} could not be computed: {}</p>',
+            _NAMES[model_type],
+            error,
+        )
     if not distribution:
         return format_html(
             '<p class="no-distribution">{}</p>',

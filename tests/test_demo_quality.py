@@ -1,31 +1,14 @@
 """The demo pipelines on the real data sets reach the promised quality."""
 
 import pytest
-from django.apps import apps
-from django.core.management.color import no_style
-from django.db import connection
 
 from mlpipeline.learn import learn
 from mlpipeline.pipeline import site
 from project.demo import datasets
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def keys_from_one():
-    """Number the demo rows from 1, whatever earlier tests inserted.
-
-    Rows go to the evaluation split by their primary key, so the metrics
-    below are those of one known split on either database.
-    """
-    tables = [
-        {"table": model._meta.db_table, "column": model._meta.pk.column}
-        for model in apps.get_app_config("demo").get_models()
-    ]
-    with connection.cursor() as cursor:
-        for sql in connection.ops.sequence_reset_by_name_sql(no_style(), tables):
-            cursor.execute(sql)
+# Rows go to the evaluation split by their primary key, so the metrics
+# below are those of one known split on either database.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keys_from_one")]
 
 
 def accuracy(report):

@@ -16,6 +16,13 @@ class InsurancePipeline(Pipeline):
     target = "insurance"
 
 
+class FewEvaluatedPipeline(InsurancePipeline):
+    """Evaluates on 5 % of the rows: too few, and their classes shift."""
+
+    name = "few"
+    train_percent = 95
+
+
 class AgePipeline(Pipeline):
     name = "ages"
     model = Insured
@@ -142,13 +149,50 @@ def test_a_model_evaluated_before_distributions_were_recorded_says_so(model_type
     assert "<svg" not in html
 
 
-def test_an_amazon_ml_model_shows_the_metric_only_and_says_why():
-    html = evaluation_html(None, "REGRESSION", None)
+def test_an_amazon_ml_model_says_what_its_evaluation_lacks():
+    html = evaluation_html(None, "MULTICLASS", None)
 
     assert html == (
-        '<p class="metric-only">The backend reported the metric alone (Amazon '
-        "ML&#x27;s evaluations give nothing more), so this report shows no "
-        "residual distribution.</p>"
+        '<p class="metric-only">The backend reported the metric alone: Amazon '
+        "ML&#x27;s GetEvaluation gives neither a confusion matrix nor evaluation "
+        "alerts.</p>"
+    )
+
+
+def test_an_amazon_ml_model_charts_the_distribution_of_its_batch_prediction():
+    html = evaluation_html(None, "REGRESSION", RESIDUALS)
+
+    assert html.startswith('<p class="metric-only">')
+    assert [bar[3] for bar in bars(html)] == ["14.2", "71.2", "114.0", "28.5"]
+
+
+def test_a_distribution_that_could_not_be_computed_says_why():
+    html = evaluation_html(None, "BINARY", None, "Step 'batchprediction' failed.")
+
+    assert html.endswith(
+        '<p class="no-distribution">The score distribution could not be computed: '
+        "Step &#x27;batchprediction&#x27; failed.</p>"
+    )
+
+
+def test_alerts_are_listed_with_their_messages():
+    report = {
+        "metric": "BinaryAUC",
+        "value": 0.8,
+        "alerts": [
+            {"code": "SufficientData", "message": "Too few <records>."},
+            {"code": "AllRecordsUsed", "message": "2 were invalid."},
+        ],
+    }
+
+    html = evaluation_html(report, "MULTICLASS")
+
+    assert html.endswith(
+        '<section class="alerts"><h3>Evaluation alerts</h3><ul>'
+        '<li data-code="SufficientData"><strong>SufficientData</strong>: Too few '
+        "&lt;records&gt;.</li>"
+        '<li data-code="AllRecordsUsed"><strong>AllRecordsUsed</strong>: 2 were '
+        "invalid.</li></ul></section>"
     )
 
 
@@ -175,6 +219,32 @@ def test_admin_model_page_shows_the_binary_report(admin_client, insured_rows):
     assert '<figure class="distribution" data-kind="score">' in page
     assert len(bars(page)) == 40
     assert "sha256(seed|pk) with seed &#x27;insurance&#x27; and 70 % training" in page
+    assert model.evaluation["alerts"] == []
+    assert '<p class="no-alerts">The evaluation raised no alerts.</p>' in page
+    assert '<section class="alerts">' not in page
+
+
+@pytest.mark.django_db
+def test_admin_model_page_lists_the_alerts_of_its_evaluation(
+    admin_client, insured_rows
+):
+    run, model, page = learn_and_open(admin_client, FewEvaluatedPipeline)
+
+    assert (run.rows_train, run.rows_evaluation) == (383, 17)
+    assert [alert["code"] for alert in model.evaluation["alerts"]] == [
+        "SufficientData",
+        "TargetDistribution",
+    ]
+    assert (
+        '<section class="alerts"><h3>Evaluation alerts</h3><ul>'
+        '<li data-code="SufficientData"><strong>SufficientData</strong>: The '
+        "evaluation used 17 records, fewer than 10% of the 383 training records."
+        "</li>"
+        '<li data-code="TargetDistribution"><strong>TargetDistribution</strong>: '
+        "The target distribution changed: the class shares differ by a total "
+        "variation distance of 0.125 (more than 0.1).</li></ul></section>"
+    ) in page
+    assert "no-alerts" not in page
 
 
 @pytest.mark.django_db

@@ -119,7 +119,7 @@ _S3_URL = re.compile(r"s3://([^/]+)/(.+)")
 _NOT_ADMITTED = ("new customers", "new users")
 # Keys of a request that name what it is about; logged instead of the whole
 # request, whose schema can be long.
-_ID_KEYS = ("DataSourceId", "MLModelId", "EvaluationId")
+_ID_KEYS = ("DataSourceId", "MLModelId", "EvaluationId", "BatchPredictionId")
 
 
 def _error_code(err: ClientError) -> tuple[str, str, int]:
@@ -522,6 +522,9 @@ class AmazonBackend(Backend):
             self.s3_storage(bucket).delete(key)
         except ClientError as err:
             _raise_translated(err, region=self.region)
+
+    def output_location(self, name: str) -> str:
+        return f"s3://{self.bucket}/{name}"
 
     def open_upload(self, location: str) -> IO[bytes]:
         bucket, key = _bucket_and_key(location)

@@ -38,12 +38,14 @@ _GETTERS = {
     "datasource": ("get_data_source", "DataSourceId"),
     "mlmodel": ("get_ml_model", "MLModelId"),
     "evaluation": ("get_evaluation", "EvaluationId"),
+    "batchprediction": ("get_batch_prediction", "BatchPredictionId"),
 }
 _DELETERS = {
     "endpoint": ("delete_realtime_endpoint", "MLModelId"),
     "datasource": ("delete_data_source", "DataSourceId"),
     "mlmodel": ("delete_ml_model", "MLModelId"),
     "evaluation": ("delete_evaluation", "EvaluationId"),
+    "batchprediction": ("delete_batch_prediction", "BatchPredictionId"),
 }
 
 
@@ -66,6 +68,10 @@ class Backend:
     #: parameters; a backend that checks them itself, at once and for free,
     #: when the model is created may turn this off.
     preflight_parameters = True
+    #: Whether an evaluation's Report holds the score or residual histogram
+    #: of its records; without it the Loader gets the histogram from a
+    #: BatchPrediction over the evaluation data (the ``distribution`` step).
+    reports_distribution = False
 
     def __init__(self, alias: str, **options: Any) -> None:
         self.alias = alias
@@ -93,6 +99,13 @@ class Backend:
 
     def delete_upload(self, location: str) -> None:
         """Delete the file that :meth:`upload` put at ``location``."""
+        raise NotImplementedError
+
+    def output_location(self, name: str) -> str:
+        """Return the location the service writes output ``name`` to.
+
+        :meth:`open_upload` opens the files it writes there.
+        """
         raise NotImplementedError
 
     def open_upload(self, location: str) -> IO[bytes]:
@@ -157,6 +170,24 @@ class Backend:
             EvaluationDataSourceId=data_source_id,
         )
 
+    def create_batch_prediction(
+        self,
+        batch_prediction_id: str,
+        *,
+        name: str,
+        model_id: str,
+        data_source_id: str,
+        output_uri: str,
+    ) -> None:
+        """Predict each record of a data source, into ``output_uri``."""
+        self.client.create_batch_prediction(
+            BatchPredictionId=batch_prediction_id,
+            BatchPredictionName=name,
+            MLModelId=model_id,
+            BatchPredictionDataSourceId=data_source_id,
+            OutputUri=output_uri,
+        )
+
     def create_realtime_endpoint(self, model_id: str) -> None:
         self.client.create_realtime_endpoint(MLModelId=model_id)
 
@@ -179,7 +210,8 @@ class Backend:
     def wait(self, kind: str, entity_id: str) -> dict[str, Any]:
         """Poll entity ``entity_id`` of ``kind`` until it is COMPLETED.
 
-        ``kind`` is ``datasource``, ``mlmodel`` or ``evaluation``. Each poll
+        ``kind`` is ``datasource``, ``mlmodel``, ``evaluation`` or
+        ``batchprediction``. Each poll
         reads that one entity by its id. Return its description; raise
         :class:`StepFailed` with the service's message when it FAILED, and
         :class:`StepTimedOut` (a :class:`TimeoutError`) after the backend's
@@ -248,9 +280,9 @@ class Backend:
     def delete(self, kind: str, entity_id: str) -> None:
         """Delete entity ``entity_id`` of ``kind``.
 
-        ``kind`` is ``datasource``, ``mlmodel``, ``evaluation`` or
-        ``endpoint``, which takes the id of the model whose realtime
-        endpoint goes.
+        ``kind`` is ``datasource``, ``mlmodel``, ``evaluation``,
+        ``batchprediction`` or ``endpoint``, which takes the id of the model
+        whose realtime endpoint goes.
         """
         method, key = _DELETERS[kind]
         getattr(self.client, method)(**{key: entity_id})

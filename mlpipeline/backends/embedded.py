@@ -45,6 +45,9 @@ class EmbeddedBackend(Backend):
     # with the same rules as the pre-flight checks and at no cost, and
     # callers see its InvalidInputException there.
     preflight_parameters = False
+    # The engine's evaluation reports its histogram, read in the same pass
+    # as the metric, so no batch prediction reads the evaluation file again.
+    reports_distribution = True
 
     def __init__(self, alias: str, **options: Any) -> None:
         super().__init__(alias, **options)
@@ -55,6 +58,9 @@ class EmbeddedBackend(Backend):
 
     def upload(self, path: Path, name: str) -> str:
         return save_file(self.storage, name, path)
+
+    def output_location(self, name: str) -> str:
+        return name
 
     def delete_upload(self, location: str) -> None:
         self.storage.delete(location)

@@ -1,11 +1,14 @@
 """The Amazon ML calls of one run, queued on a Stubber with exact params."""
 
 import datetime
+import gzip
 from io import StringIO
 
 from django.core.management import call_command
 
 from mlpipeline.models import Run
+from mlpipeline.split import SplitRule
+from project.demo.models import Insured
 
 BUCKET = "mlpipeline-tests"
 ACCESS_KEY = "AKIADUMMYACCESSKEY01"
@@ -30,6 +33,16 @@ def next_run_number():
     return number
 
 
+def people_of(pipeline, kind):
+    """Return the Insured rows on side ``kind`` of ``pipeline``'s split."""
+    rule = SplitRule(pipeline, 70)
+    return [
+        person
+        for person in Insured.objects.order_by("pk")
+        if rule.side(str(person.pk)) == kind
+    ]
+
+
 def run_learn(*args, **options):
     out, err = StringIO(), StringIO()
     call_command("learn", *args, stdout=out, stderr=err, **options)
@@ -52,6 +65,14 @@ class RunCalls:
         }
         self.schema_location = f"{prefix}.csv.schema"
         self.model_id = f"ml-{pipeline}-{run}-{token}"
+        self.batch_prediction_id = f"bp-{pipeline}-{run}-{token}"
+        #: Where the batch prediction over the evaluation data writes.
+        self.output_uri = f"s3://{BUCKET}/uploads/{pipeline}-{run}-{token}-batch"
+        self.output_key = (
+            f"uploads/{pipeline}-{run}-{token}-batch/batch-prediction/result/"
+            f"{self.batch_prediction_id}-{pipeline}-{run}-{token}-features-"
+            "evaluation.csv.gz"
+        )
 
     def data_source(
         self, kind, *, schema, statuses=("INPROGRESS", "COMPLETED"), message=""
@@ -104,6 +125,27 @@ class RunCalls:
             },
             {"EvaluationId": entity},
         )
+
+    def batch_prediction(self, statuses=("INPROGRESS", "COMPLETED"), message=""):
+        """Queue the batch prediction over the evaluation data source."""
+        key = {"BatchPredictionId": self.batch_prediction_id}
+        request = {
+            **key,
+            "BatchPredictionName": f"{self.pipeline} run {self.number} evaluation "
+            "scores",
+            "MLModelId": self.model_id,
+            "BatchPredictionDataSourceId": (
+                f"ds-{self.pipeline}-{self.run}-evaluation"
+            ),
+            "OutputUri": self.output_uri,
+        }
+        self.ml.add_response("create_batch_prediction", key, request)
+        self.polls("get_batch_prediction", key, statuses, message)
+
+    def batch_output(self, s3, lines):
+        """Put the batch prediction's gzip CSV output ``lines`` on S3."""
+        body = gzip.compress("".join(f"{line}\n" for line in lines).encode())
+        s3.put_object(Bucket=BUCKET, Key=self.output_key, Body=body)
 
     def endpoint(self, statuses=("UPDATING", "READY")):
         key = {"MLModelId": self.model_id}

@@ -23,7 +23,6 @@ from mlpipeline.exceptions import (
 from mlpipeline.learn import learn
 from mlpipeline.models import Run, RunStep
 from mlpipeline.serving import predict, serving_run
-from mlpipeline.split import SplitRule
 from project.demo.models import Insured
 from tests.served import serve
 
@@ -35,6 +34,7 @@ from .stubs import (
     SECRET,
     RunCalls,
     next_run_number,
+    people_of,
     run_learn,
 )
 
@@ -76,11 +76,9 @@ def queue_data_sources(calls, **statuses):
 
 def features_file(kind):
     """Return the features file of one side of the split, as it should be."""
-    rule = SplitRule("aws_insurance", 70)
     lines = [
         f"{p.age},{int(p.married)},{p.gender},{int(p.insurance)}\n"
-        for p in Insured.objects.order_by("pk")
-        if rule.side(str(p.pk)) == kind
+        for p in people_of("aws_insurance", kind)
     ]
     return "age,married,gender,insurance\n" + "".join(lines)
 
@@ -101,6 +99,10 @@ def test_learn_command_trains_serves_and_predicts_on_amazon_ml(
     )
     calls.model("BINARY", statuses=("PENDING", "INPROGRESS", "COMPLETED"))
     calls.evaluation("BinaryAUC", "0.8125")
+    calls.batch_prediction(("COMPLETED",))
+    evaluation_rows = features_file("evaluation").splitlines()[1:]
+    # Every record scored 0.9, so each class fills the bin from 0.9 to 0.95.
+    calls.batch_output(s3, ["bestAnswer,score"] + ["1,9.0E-1"] * len(evaluation_rows))
     calls.endpoint(("UPDATING", "READY"))
     caplog.set_level(logging.DEBUG, logger="mlpipeline")
 
@@ -120,10 +122,21 @@ def test_learn_command_trains_serves_and_predicts_on_amazon_ml(
         (name, RunStep.Status.SUCCEEDED)
         for name in (
             "extract", "transform", "upload", "train_datasource",
-            "evaluation_datasource", "model", "evaluation", "endpoint",
+            "evaluation_datasource", "model", "evaluation", "distribution",
+            "endpoint",
         )
     ]  # fmt: skip
     expected = {kind: features_file(kind) for kind in ("train", "evaluation")}
+    histogram = run.steps.get(name="distribution").detail["histogram"]
+    # 66 of the 125 evaluation records are insured.
+    insured = sum(row.endswith(",1") for row in evaluation_rows)
+    assert (insured, len(evaluation_rows)) == (66, 125)
+    assert histogram["counts"] == {
+        "0": [0] * 18 + [59, 0],
+        "1": [0] * 18 + [66, 0],
+    }
+    assert histogram["threshold"] == 0.5
+    assert run.trained_model.distribution == histogram
     assert run.rows_extracted == run.rows_written == 400
     assert (run.rows_train, run.rows_evaluation) == (
         expected["train"].count("\n") - 1,
@@ -146,11 +159,12 @@ def test_learn_command_trains_serves_and_predicts_on_amazon_ml(
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     features = f"uploads/aws_insurance-{number}-tok123-features"
     assert keys == [
+        calls.output_key,
         f"{features}-evaluation.csv",
         f"{features}-train.csv",
         f"{features}.csv.schema",
     ]
-    for key in keys:
+    for key in keys[1:]:
         assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == (
             "AES256"
         )
@@ -201,6 +215,8 @@ def test_same_declaration_runs_on_either_backend_by_changing_one_setting(
     queue_data_sources(calls)
     calls.model("BINARY")
     calls.evaluation("BinaryAUC", "0.79")
+    # A failed batch prediction costs the histogram, not the promotion.
+    calls.batch_prediction(("FAILED",), "The model could not be loaded.")
     calls.endpoint(("READY",))
     run_learn("aws_insurance")
 
@@ -278,6 +294,7 @@ def test_endpoint_that_stays_updating_is_deleted_and_never_serves(
     queue_data_sources(calls)
     calls.model("BINARY")
     calls.evaluation("BinaryAUC", "0.8")
+    calls.batch_prediction(("FAILED",), "The model could not be loaded.")
     calls.endpoint(("UPDATING",) * 3)
     ml.add_response(
         "delete_realtime_endpoint",

@@ -24,8 +24,21 @@ def uploads(run, legacy=False):
     return [f"{base}-train.csv", f"{base}-evaluation.csv", f"{base}.csv.schema"]
 
 
-def amazon_run(s3, days_ago, legacy=False):
-    """Record a succeeded Amazon run, serve it, put its files in S3."""
+def batch_output(run):
+    """Return the S3 keys of the output of ``run``'s batch prediction."""
+    base = f"aws_tidy-{run.pk}-{run.token}"
+    folder = f"uploads/{base}-batch/batch-prediction"
+    return [
+        f"{folder}/result/bp-{base}-{base}-features-evaluation.csv.gz",
+        f"{folder}/bp-{base}.manifest",
+    ]
+
+
+def amazon_run(s3, days_ago, legacy=False, batch=False):
+    """Record a succeeded Amazon run, serve it, put its files in S3.
+
+    With ``batch``, the run made a batch prediction for its distribution.
+    """
     run = Run.objects.create(
         pipeline="aws_tidy",
         backend="amazon",
@@ -54,6 +67,13 @@ def amazon_run(s3, days_ago, legacy=False):
         "evaluation": f"ev-{base}",
         "endpoint": run.model_id,
     }
+    details = {"upload": upload}
+    if batch:
+        entities["distribution"] = f"bp-{base}"
+        details["distribution"] = {
+            "files": [f"s3://{BUCKET}/{key}" for key in batch_output(run)]
+        }
+        keys = keys + batch_output(run)
     for name, entity in entities.items():
         RunStep.objects.create(
             run=run,
@@ -61,7 +81,7 @@ def amazon_run(s3, days_ago, legacy=False):
             status=RunStep.Status.SUCCEEDED,
             entity_id=entity,
             started_at=now,
-            detail=upload if name == "upload" else {},
+            detail=details.get(name, {}),
         )
     for key in keys:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"a,b\n")
@@ -152,3 +172,38 @@ def test_a_model_already_deleted_is_skipped_and_a_refusal_is_reported(
     step = old.steps.get(name="cleanup")
     assert step.status == RunStep.Status.FAILED
     assert len(keys(s3)) == 9
+
+
+def test_cleanup_deletes_the_batch_prediction_and_its_output(s3, ml, amazon_options):
+    old = amazon_run(s3, 40, batch=True)
+    previous, serving = amazon_run(s3, 30, batch=True), amazon_run(s3, 20)
+    model = {"MLModelId": old.model_id}
+    gone = {"EndpointStatus": "NONE", "PeakRequestsPerSecond": 0}
+    ml.add_response(
+        "get_ml_model", {**model, "Status": "COMPLETED", "EndpointInfo": gone}, model
+    )
+    batch = {"BatchPredictionId": f"bp-aws_tidy-{old.pk}-{old.token}"}
+    ml.add_response("delete_batch_prediction", batch, batch)
+    evaluation = {"EvaluationId": f"ev-aws_tidy-{old.pk}-{old.token}"}
+    ml.add_response("delete_evaluation", evaluation, evaluation)
+    ml.add_response("delete_ml_model", model, model)
+    for kind in ("train", "evaluation"):
+        source = {"DataSourceId": f"ds-aws_tidy-{old.pk}-{old.token}-{kind}"}
+        ml.add_response("delete_data_source", source, source)
+
+    (cleaned,) = cleanup()
+
+    ml.assert_no_pending_responses()
+    assert cleaned.deleted == {
+        "batchprediction": [f"bp-aws_tidy-{old.pk}-{old.token}"],
+        "evaluation": [f"ev-aws_tidy-{old.pk}-{old.token}"],
+        "mlmodel": [old.model_id],
+        "datasource": [
+            f"ds-aws_tidy-{old.pk}-{old.token}-train",
+            f"ds-aws_tidy-{old.pk}-{old.token}-evaluation",
+        ],
+        "file": [f"s3://{BUCKET}/{key}" for key in uploads(old) + batch_output(old)],
+    }
+    assert keys(s3) == sorted(
+        uploads(previous) + batch_output(previous) + uploads(serving)
+    )

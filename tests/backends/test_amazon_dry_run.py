@@ -56,6 +56,8 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
     schema_bytes = calls[2][1].pop("Bytes")
     assert schema_bytes > 0
     model = {"MLModelId": f"ml-aws_insurance-{number}-tok123"}
+    batch = f"bp-aws_insurance-{number}-tok123"
+    output = f"s3://{BUCKET}/uploads/aws_insurance-{number}-tok123-batch"
     assert calls == [
         *[
             (
@@ -138,6 +140,27 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
             },
         ),
         ("get_evaluation", {"EvaluationId": f"ev-aws_insurance-{number}-tok123"}),
+        (
+            "create_batch_prediction",
+            {
+                "BatchPredictionId": batch,
+                "BatchPredictionName": f"aws_insurance run {number} evaluation scores",
+                **model,
+                "BatchPredictionDataSourceId": (
+                    f"ds-aws_insurance-{number}-tok123-evaluation"
+                ),
+                "OutputUri": output,
+            },
+        ),
+        ("get_batch_prediction", {"BatchPredictionId": batch}),
+        # The dry run reads no output, so it goes on without a histogram.
+        (
+            "read",
+            {
+                "Location": f"{output}/batch-prediction/result/{batch}-"
+                f"aws_insurance-{number}-tok123-features-evaluation.csv.gz"
+            },
+        ),
         ("create_realtime_endpoint", model),
         ("get_ml_model", model),
     ]

@@ -50,4 +50,8 @@ def test_the_model_page_draws_its_distribution(
     assert (box["width"], box["height"]) == (480, 170)
     assert page.locator("figure.distribution line.marker").count() == 1
     assert marker in figure.inner_text()
+    # Neither evaluation raised an alert, and the page says so.
+    assert page.locator("p.no-alerts").inner_text() == (
+        "The evaluation raised no alerts."
+    )
     screenshot(f"admin-{kind}-distribution")
