@@ -5,10 +5,11 @@ backend a pipeline uses: upload the training and evaluation files (split by
 primary key, see :mod:`mlpipeline.split`) and their schema, create a data
 source of each file (whole, with statistics), train the model, evaluate it
 and create its realtime endpoint, waiting for each. On a backend whose
-evaluations report no score or residual histogram (Amazon ML), a BINARY or
-REGRESSION model also predicts the evaluation data in a batch, whose output
-gives that histogram (see :mod:`mlpipeline.distribution`); a batch that
-fails leaves the model without one and the run goes on. Every step is
+evaluations report no score or residual histogram nor confusion matrix
+(Amazon ML), the model also predicts the evaluation data in a batch, whose
+output gives that histogram (BINARY, REGRESSION) or matrix (MULTICLASS, see
+:mod:`mlpipeline.distribution`); a batch that fails leaves the model
+without one and the run goes on. Every step is
 recorded on the run.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from mlpipeline import preflight
 from mlpipeline.backends import Backend
 from mlpipeline.distribution import (
-    HISTOGRAM_TYPES,
+    BATCH_TYPES,
     DistributionError,
     histogram_from_batch,
 )
@@ -185,10 +186,7 @@ class Loader:
         run.baseline = (run.evaluation or {}).get("baseline")
         run.save()
 
-        if (
-            layout.model_type in HISTOGRAM_TYPES
-            and not self.backend.reports_distribution
-        ):
+        if layout.model_type in BATCH_TYPES and not self.backend.reports_distribution:
             self._step(
                 run,
                 "distribution",
@@ -349,6 +347,7 @@ class Loader:
     ) -> None:
         """Predict the evaluation data in a batch; record its histogram.
 
+        A MULTICLASS model's is recorded as ``confusion_matrix`` instead.
         The output goes under the run's upload prefix. The evaluation file
         is read back from ``location``, where the service read it, since a
         resumed run may no longer have the local one. Whatever keeps the
@@ -396,11 +395,12 @@ class Loader:
             step.record(error=str(err))
             run.add_event("no distribution", str(err))
             logger.warning(
-                "Run %s of %s has no score or residual distribution: %s",
+                "Run %s of %s has no distribution or confusion matrix: %s",
                 run.pk, run.pipeline, err,
             )  # fmt: skip
         else:
-            step.record(histogram=histogram)
+            key = "confusion_matrix" if run.model_type == "MULTICLASS" else "histogram"
+            step.record(**{key: histogram})
 
     def _endpoint(self, ids: dict[str, str], step: RunStep) -> None:
         model = ids["model"]

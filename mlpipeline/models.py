@@ -314,14 +314,16 @@ class TrainedModel(models.Model):
     metric_name = models.CharField(max_length=40, blank=True)
     metric_value = models.FloatField(null=True, blank=True)
     baseline = models.FloatField(null=True, blank=True)
+    #: The evaluation's Report; on Amazon ML, which gives none, null or a
+    #: MULTICLASS model's ``confusion_matrix`` counted from a batch prediction.
     evaluation = models.JSONField(null=True, blank=True)
     #: The evaluation rows' score (BINARY) or residual (REGRESSION)
     #: histogram, made when the model was recorded; see
     #: :func:`mlpipeline.engine.metrics.score_histogram`. Null when the
     #: backend gave none.
     distribution = models.JSONField(null=True, blank=True)
-    #: Why the distribution could not be made, when the batch prediction
-    #: that gives it on Amazon ML failed; empty otherwise.
+    #: Why the distribution (or confusion matrix) could not be made, when the
+    #: batch prediction that gives it on Amazon ML failed; empty otherwise.
     distribution_error = models.TextField(blank=True)
     #: Versions of Python and the libraries that trained the model.
     library_versions = models.JSONField(default=dict, blank=True)

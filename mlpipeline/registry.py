@@ -100,7 +100,6 @@ def record(run: Run) -> TrainedModel:
         metric_name=run.metric_name,
         metric_value=run.metric_value,
         baseline=run.baseline,
-        evaluation=run.evaluation,
         **_distribution(run.evaluation, steps.get("distribution")),
         library_versions=_library_versions(),
         trained_at=steps["model"].finished_at if "model" in steps else None,
@@ -110,14 +109,23 @@ def record(run: Run) -> TrainedModel:
 def _distribution(
     evaluation: dict[str, Any] | None, step: RunStep | None
 ) -> dict[str, Any]:
-    """Return the model's histogram, or why it has none, as model fields.
+    """Return the model's evaluation and histogram, or why it has none.
 
-    The engine's evaluation reports the histogram; on Amazon ML the
-    ``distribution`` step made it from a batch prediction, or says why not.
+    The engine's evaluation reports the histogram, and a classifier's
+    confusion matrix; on Amazon ML the ``distribution`` step made either
+    from a batch prediction, or says why not. A confusion matrix goes in
+    the evaluation under ``confusion_matrix``, where the engine's is.
     """
     if step is None:
-        return {"distribution": (evaluation or {}).get("histogram")}
+        return {
+            "evaluation": evaluation,
+            "distribution": (evaluation or {}).get("histogram"),
+        }
+    if "confusion_matrix" in step.detail:
+        matrix = {"confusion_matrix": step.detail["confusion_matrix"]}
+        evaluation = {**(evaluation or {}), **matrix}
     return {
+        "evaluation": evaluation,
         "distribution": step.detail.get("histogram"),
         "distribution_error": step.detail.get("error", ""),
     }

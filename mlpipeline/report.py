@@ -9,8 +9,9 @@ class, with the threshold marked; a REGRESSION model's a bar chart of its
 residuals (true minus predicted), with zero marked. The charts are inline
 SVG drawn from the histogram recorded with the model
 (:attr:`mlpipeline.models.TrainedModel.distribution`), so the page reads no
-file and loads no script. On Amazon ML that histogram comes from a batch
-prediction over the evaluation data (:mod:`mlpipeline.distribution`). The
+file and loads no script. On Amazon ML that histogram, and a MULTICLASS
+model's confusion matrix, come from a batch prediction over the
+evaluation data (:mod:`mlpipeline.distribution`). The
 report ends with the evaluation's alerts (:mod:`mlpipeline.engine.alerts`),
 which the engine's evaluations record and Amazon ML's API does not give.
 """
@@ -64,24 +65,12 @@ def evaluation_html(
 
     ``distribution`` is the model's recorded histogram, drawn for BINARY
     and REGRESSION models; without one, the report says why there is none
-    (``error``, when making it failed). A ``report`` of None is an Amazon
-    ML evaluation's, which gives the metric alone.
+    (``error``, when making it failed). A ``report`` of None, or holding
+    only the ``confusion_matrix`` of a batch prediction, is an Amazon ML
+    evaluation's, which gives the metric alone.
     """
-    if not report:
-        # TODO: a MULTICLASS model on Amazon ML shows no confusion matrix;
-        # the ``distribution`` step's batch prediction, run for MULTICLASS
-        # too, has one score column per class, from which the Loader could
-        # count the matrix against the evaluation file's targets.
-        parts = [
-            format_html(
-                '<p class="metric-only">{}</p>',
-                "The backend reported the metric alone: Amazon ML's GetEvaluation "
-                "gives neither a confusion matrix nor evaluation alerts.",
-            )
-        ]
-        if model_type in _NAMES:
-            parts.append(distribution_html(distribution, model_type, error))
-        return _joined(parts)
+    if not report or "metric" not in report:
+        return _metric_only(report or {}, model_type, distribution, error)
     parts = [
         format_html(
             "<p>{} {} against a baseline of {} on {} records.</p>",
@@ -102,6 +91,34 @@ def evaluation_html(
         parts.append(distribution_html(distribution, model_type, error))
     if "alerts" in report:
         parts.append(alerts_html(report["alerts"]))
+    return _joined(parts)
+
+
+def _metric_only(
+    report: dict[str, Any],
+    model_type: str,
+    distribution: dict[str, Any] | None,
+    error: str,
+) -> SafeString:
+    """Return the report of an Amazon ML model, whose evaluation has no Report.
+
+    ``report`` holds at most the confusion matrix that the ``distribution``
+    step counted from a batch prediction (MULTICLASS).
+    """
+    parts = [
+        format_html(
+            '<p class="metric-only">{}</p>',
+            "The backend reported the metric alone: Amazon ML's GetEvaluation "
+            "gives no evaluation alerts.",
+        )
+    ]
+    matrix = report.get("confusion_matrix")
+    if matrix:
+        parts.append(_heat_map(matrix["labels"], matrix["matrix"]))
+    elif model_type == "MULTICLASS":
+        parts.append(_missing("confusion matrix", error))
+    if model_type in _NAMES:
+        parts.append(distribution_html(distribution, model_type, error))
     return _joined(parts)
 
 
@@ -140,18 +157,8 @@ def distribution_html(
     :mod:`mlpipeline.distribution` made of a batch prediction. Without
     one, ``error`` says why it could not be made.
     """
-    if not distribution and error:
-        return format_html(
-            '<p class="no-distribution">The {} could not be computed: {}</p>',
-            _NAMES[model_type],
-            error,
-        )
     if not distribution:
-        return format_html(
-            '<p class="no-distribution">{}</p>',
-            f"No {_NAMES[model_type]} was recorded for this model: it was "
-            "evaluated before mlpipeline recorded them.",
-        )
+        return _missing(_NAMES[model_type], error)
     edges = distribution["edges"]
     if distribution["kind"] == "score":
         series = [
@@ -184,6 +191,21 @@ def distribution_html(
         distribution["kind"],
         _bar_chart(edges, series, marker),
         caption,
+    )
+
+
+def _missing(name: str, error: str) -> SafeString:
+    """Return why the model has no ``name``: ``error``, or else its age."""
+    if error:
+        return format_html(
+            '<p class="no-distribution">The {} could not be computed: {}</p>',
+            name,
+            error,
+        )
+    return format_html(
+        '<p class="no-distribution">{}</p>',
+        f"No {name} was recorded for this model: it was evaluated before "
+        "mlpipeline recorded them.",
     )
 
 

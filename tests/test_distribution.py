@@ -1,4 +1,5 @@
-"""Histograms made from a batch prediction's output and the evaluation file."""
+"""Histograms and confusion matrices made from a batch prediction's output
+and the evaluation file."""
 
 import gzip
 import io
@@ -48,6 +49,45 @@ def test_a_regression_output_gives_the_residuals():
     )
     assert (histogram["edges"][0], histogram["edges"][-1]) == (-4.93, 4.93)
     assert histogram["counts"] == [0] * 14 + [1] + [0] * 5
+
+
+def test_a_multiclass_output_gives_the_confusion_matrix_of_its_best_classes():
+    output, evaluation = files(
+        [
+            "tag,pear,apple,fig",
+            "a,2.0E-1,7.0E-1,1.0E-1",
+            "b,4.0E-1,2.0E-1,4.0E-1",
+            "",
+            "d,5.0E-1,2.5E-1,2.5E-1",
+            "e,1.0E-1,1.0E-1,8.0E-1",
+        ],
+        ["id,fruit", "a,apple", "b,pear", "c,fig", "d,", "e,kiwi"],
+    )
+
+    matrix = histogram_from_batch(
+        output, evaluation, target="fruit", model_type="MULTICLASS", threshold=0.5
+    )
+
+    # b's tie between pear and fig goes to fig, first in sorted order; c
+    # failed, d has no target; kiwi, never predicted, is a label too.
+    assert matrix == {
+        "labels": ["apple", "fig", "kiwi", "pear"],
+        "matrix": [[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0]],
+    }
+
+
+def test_a_multiclass_output_without_classes_is_refused():
+    with pytest.raises(DistributionError) as refused:
+        histogram_from_batch(
+            *files(["tag", "a"], ["id,fruit", "a,fig"]),
+            target="fruit",
+            model_type="MULTICLASS",
+            threshold=0.5,
+        )
+
+    assert str(refused.value) == (
+        "The batch prediction output names no class; its header is ['tag']."
+    )
 
 
 @pytest.mark.parametrize(

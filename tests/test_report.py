@@ -154,8 +154,18 @@ def test_an_amazon_ml_model_says_what_its_evaluation_lacks():
 
     assert html == (
         '<p class="metric-only">The backend reported the metric alone: Amazon '
-        "ML&#x27;s GetEvaluation gives neither a confusion matrix nor evaluation "
-        "alerts.</p>"
+        "ML&#x27;s GetEvaluation gives no evaluation alerts.</p>"
+        '<p class="no-distribution">No confusion matrix was recorded for this '
+        "model: it was evaluated before mlpipeline recorded them.</p>"
+    )
+
+
+def test_an_amazon_ml_model_without_its_confusion_matrix_says_why():
+    html = evaluation_html(None, "MULTICLASS", None, "The batch failed.")
+
+    assert html.endswith(
+        '<p class="no-distribution">The confusion matrix could not be computed: '
+        "The batch failed.</p>"
     )
 
 

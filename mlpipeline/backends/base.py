@@ -69,8 +69,9 @@ class Backend:
     #: when the model is created may turn this off.
     preflight_parameters = True
     #: Whether an evaluation's Report holds the score or residual histogram
-    #: of its records; without it the Loader gets the histogram from a
-    #: BatchPrediction over the evaluation data (the ``distribution`` step).
+    #: (or confusion matrix) of its records; without it the Loader gets them
+    #: from a BatchPrediction over the evaluation data (the ``distribution``
+    #: step).
     reports_distribution = False
 
     def __init__(self, alias: str, **options: Any) -> None:

@@ -1,5 +1,6 @@
-"""An Amazon ML model's score or residual distribution, from a batch
-prediction over its evaluation data, and its page in the admin."""
+"""An Amazon ML model's score or residual distribution, or confusion
+matrix, from a batch prediction over its evaluation data, and its page in
+the admin."""
 
 import pytest
 from botocore.exceptions import ClientError
@@ -26,6 +27,15 @@ AGES_SCHEMA = (
     '{"attributeName": "age", "attributeType": "NUMERIC"}], '
     '"excludedAttributeNames": []}'
 )
+REGIONS_SCHEMA = (
+    '{"version": "1.0", "rowId": null, "rowWeight": null, '
+    '"targetAttributeName": "region", "dataFormat": "CSV", '
+    '"dataFileContainsHeader": true, "attributes": ['
+    '{"attributeName": "age", "attributeType": "NUMERIC"}, '
+    '{"attributeName": "married", "attributeType": "BINARY"}, '
+    '{"attributeName": "region", "attributeType": "CATEGORICAL"}], '
+    '"excludedAttributeNames": []}'
+)
 #: Stand-ins for the answers of Amazon ML's batch prediction.
 FAILED = ""
 
@@ -35,6 +45,14 @@ class AmazonAgePipeline(Pipeline):
     model = Insured
     fields = ["married", "gender", "insurance", "age"]
     target = "age"
+    backend = "amazon"
+
+
+class AmazonRegionPipeline(Pipeline):
+    name = "aws_regions"
+    model = Insured
+    fields = ["age", "married", "region"]
+    target = "region"
     backend = "amazon"
 
 
@@ -104,6 +122,54 @@ def test_regression_residuals_are_counted_around_zero(
     assert distribution["mean"] == pytest.approx(sum(ages) / len(ages) - 40)
 
 
+def test_multiclass_batch_scores_give_the_confusion_matrix_and_its_heat_map(
+    insured_rows, s3, ml, amazon_options, admin_client
+):
+    calls = queue_run(
+        ml, "aws_regions", "MULTICLASS", "MulticlassAvgFScore", REGIONS_SCHEMA
+    )
+    calls.batch_prediction()
+    people = people_of("aws_regions", "evaluation")
+    # The header lists the classes out of sorted order. Married people are
+    # predicted west, the others tie, which goes to south, the first class
+    # in sorted order; the first record failed.
+    answers = [FAILED] + [
+        "9.0E-1,1.0E-1" if p.married else "5.0E-1,5.0E-1" for p in people[1:]
+    ]
+    calls.batch_output(s3, ["west,south", *answers])
+    calls.endpoint(("READY",))
+
+    run = learn(AmazonRegionPipeline())
+
+    ml.assert_no_pending_responses()
+    model = run.trained_model
+    counted = people[1:]
+    matrix = [
+        [
+            sum(p.region == true and (p.married == (guess == "west")) for p in counted)
+            for guess in ("south", "west")
+        ]
+        for true in ("south", "west")
+    ]
+    assert matrix == [[28, 36], [25, 35]]
+    assert model.evaluation == {
+        "confusion_matrix": {"labels": ["south", "west"], "matrix": matrix}
+    }
+    assert (model.distribution, model.distribution_error) == (None, "")
+    assert model.entity_ids["batch_prediction"] == calls.batch_prediction_id
+    page = admin_client.get(
+        reverse("admin:mlpipeline_trainedmodel_change", args=[model.pk])
+    ).content.decode()
+    assert (
+        '<p class="metric-only">The backend reported the metric alone: Amazon '
+        "ML&#x27;s GetEvaluation gives no evaluation alerts.</p>"
+        '<table class="confusion-matrix">'
+    ) in page
+    # South's F1: 28 hits of 53 predicted and 64 true records.
+    assert ">0.479</td>" in page
+    assert "confusion matrix" not in page.split('<table class="confusion-matrix">')[0]
+
+
 def test_a_failed_batch_prediction_leaves_the_model_promoted_without_a_chart(
     insured_rows, s3, ml, amazon_options, admin_client
 ):
@@ -128,8 +194,7 @@ def test_a_failed_batch_prediction_leaves_the_model_promoted_without_a_chart(
     ).content.decode()
     assert (
         '<p class="metric-only">The backend reported the metric alone: Amazon '
-        "ML&#x27;s GetEvaluation gives neither a confusion matrix nor evaluation "
-        "alerts.</p>"
+        "ML&#x27;s GetEvaluation gives no evaluation alerts.</p>"
         f'<p class="no-distribution">The score distribution could not be computed: '
         f"Step &#x27;batchprediction&#x27; failed: {calls.batch_prediction_id} "
         "says: The model is not usable.</p>"

@@ -9,6 +9,7 @@ from mlpipeline.models import Run, RunStep
 
 from .stubs import BUCKET, PARAMETERS, run_learn
 from .test_amazon import SCHEMA, InsurancePipeline, features_file
+from .test_amazon_distribution import AmazonRegionPipeline
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,30 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
         ("create_realtime_endpoint", model),
         ("get_ml_model", model),
     ]
+
+
+def test_a_multiclass_dry_run_also_predicts_its_evaluation_data_in_a_batch(
+    registered, insured_rows, s3, ml, amazon_options
+):
+    registered(AmazonRegionPipeline)
+
+    out, err = run_learn("aws_regions", dry_run=True)
+
+    assert err == ""
+    header, calls = parse(out)
+    number = re.search(r"ids show run (\d+),", header).group(1)
+    batch = f"bp-aws_regions-{number}-tok123"
+    assert [method for method, _ in calls[-7:]] == [
+        "create_evaluation",
+        "get_evaluation",
+        "create_batch_prediction",
+        "get_batch_prediction",
+        "read",
+        "create_realtime_endpoint",
+        "get_ml_model",
+    ]
+    assert calls[-5][1]["BatchPredictionId"] == batch
+    assert calls[-5][1]["BatchPredictionName"] == (
+        f"aws_regions run {number} evaluation scores"
+    )
+    ml.assert_no_pending_responses()
