@@ -154,9 +154,20 @@ def _confusion_from_batch(
         # A categorical target is missing when empty (engine.values).
         if cell:
             truths.append(cell)
-            scores.append([float(answer[at]) for at in columns])
+            scores.append(_class_scores(answer, columns))
     if not truths:
         raise _nothing_to_count()
     predicted = [classes[i] for i in np.asarray(scores).argmax(axis=1).tolist()]
     labels = sorted(set(classes) | set(truths))
     return {"labels": labels, "matrix": confusion_matrix(truths, predicted, labels)}
+
+
+def _class_scores(answer: list[str], columns: list[int]) -> list[float]:
+    """Return an output line's score of each class, at ``columns``."""
+    try:
+        return [float(answer[at]) for at in columns]
+    except (ValueError, IndexError) as err:
+        raise DistributionError(
+            f"The batch prediction output line {answer!r} does not hold a score "
+            f"per class: {err}."
+        ) from err

@@ -76,18 +76,35 @@ def test_a_multiclass_output_gives_the_confusion_matrix_of_its_best_classes():
     }
 
 
-def test_a_multiclass_output_without_classes_is_refused():
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (
+            ["tag", "a"],
+            "The batch prediction output names no class; its header is ['tag'].",
+        ),
+        (
+            ["fig,pear", "1.0E-1,high"],
+            "The batch prediction output line ['1.0E-1', 'high'] does not hold a "
+            "score per class: could not convert string to float: 'high'.",
+        ),
+        (
+            ["fig,pear", "1.0E-1"],
+            "The batch prediction output line ['1.0E-1'] does not hold a score "
+            "per class: list index out of range.",
+        ),
+    ],
+)
+def test_a_multiclass_output_without_a_score_per_class_is_refused(output, message):
     with pytest.raises(DistributionError) as refused:
         histogram_from_batch(
-            *files(["tag", "a"], ["id,fruit", "a,fig"]),
+            *files(output, ["fruit", "fig"]),
             target="fruit",
             model_type="MULTICLASS",
             threshold=0.5,
         )
 
-    assert str(refused.value) == (
-        "The batch prediction output names no class; its header is ['tag']."
-    )
+    assert str(refused.value) == message
 
 
 @pytest.mark.parametrize(
