@@ -119,7 +119,8 @@ def histogram_from_batch(
         truth, status = parse(cell)
         if status == OK:
             truths.append(truth)
-            scores.append(float(answer[score_at]))
+            (score,) = _scores(answer, [score_at])
+            scores.append(score)
     if not truths:
         raise _nothing_to_count()
     true, predicted = np.frombuffer(truths), np.frombuffer(scores)
@@ -154,7 +155,7 @@ def _confusion_from_batch(
         # A categorical target is missing when empty (engine.values).
         if cell:
             truths.append(cell)
-            scores.append(_class_scores(answer, columns))
+            scores.append(_scores(answer, columns))
     if not truths:
         raise _nothing_to_count()
     predicted = [classes[i] for i in np.asarray(scores).argmax(axis=1).tolist()]
@@ -162,12 +163,12 @@ def _confusion_from_batch(
     return {"labels": labels, "matrix": confusion_matrix(truths, predicted, labels)}
 
 
-def _class_scores(answer: list[str], columns: list[int]) -> list[float]:
-    """Return an output line's score of each class, at ``columns``."""
+def _scores(answer: list[str], columns: list[int]) -> list[float]:
+    """Return an output line's scores at ``columns`` (one per class)."""
     try:
         return [float(answer[at]) for at in columns]
     except (ValueError, IndexError) as err:
         raise DistributionError(
-            f"The batch prediction output line {answer!r} does not hold a score "
-            f"per class: {err}."
+            f"The batch prediction output line {answer!r} does not hold a number "
+            f"in every score column: {err}."
         ) from err

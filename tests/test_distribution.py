@@ -86,12 +86,12 @@ def test_a_multiclass_output_gives_the_confusion_matrix_of_its_best_classes():
         (
             ["fig,pear", "1.0E-1,high"],
             "The batch prediction output line ['1.0E-1', 'high'] does not hold a "
-            "score per class: could not convert string to float: 'high'.",
+            "number in every score column: could not convert string to float: 'high'.",
         ),
         (
             ["fig,pear", "1.0E-1"],
-            "The batch prediction output line ['1.0E-1'] does not hold a score "
-            "per class: list index out of range.",
+            "The batch prediction output line ['1.0E-1'] does not hold a number "
+            "in every score column: list index out of range.",
         ),
     ],
 )
@@ -146,3 +146,18 @@ def test_output_that_does_not_fit_the_evaluation_file_is_refused(
         )
 
     assert str(refused.value) == message
+
+
+def test_a_binary_score_that_is_no_number_is_refused():
+    with pytest.raises(DistributionError) as refused:
+        histogram_from_batch(
+            *files(["bestAnswer,score", "1,high"], ["fruit", "1"]),
+            target="fruit",
+            model_type="BINARY",
+            threshold=0.5,
+        )
+
+    assert str(refused.value) == (
+        "The batch prediction output line ['1', 'high'] does not hold a number in "
+        "every score column: could not convert string to float: 'high'."
+    )
