@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -131,6 +132,10 @@ class Engine:
         Seconds a job waits for a dependency still running elsewhere.
     poll_interval : float, default 0.5
         Seconds between checks while waiting.
+    temp_dir : str, optional
+        Local folder where training and evaluation jobs keep temporary files
+        (encoded rows, sorted scores); the system's temporary folder if
+        ``None``.
     """
 
     def __init__(
@@ -140,8 +145,10 @@ class Engine:
         *,
         wait_timeout: float = 3600.0,
         poll_interval: float = 0.5,
+        temp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.store = store
+        self.temp_dir = None if temp_dir is None else os.fspath(temp_dir)
         self.endpoint_url = endpoint_url or DEFAULT_ENDPOINT_URL
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
@@ -510,6 +517,7 @@ class Engine:
                 ready,
                 schema,
                 parse_rearrangement(ready["api"].get("DataRearrangement")),
+                temp_dir=self.temp_dir,
             )
             doc.update(
                 recipe=result["recipe"],
@@ -714,6 +722,7 @@ class Engine:
                 ready_source,
                 schema,
                 parse_rearrangement(ready_source["api"].get("DataRearrangement")),
+                temp_dir=self.temp_dir,
             )
             doc["api"]["PerformanceMetrics"] = {"Properties": properties}
             doc["report"] = report

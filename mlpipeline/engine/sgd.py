@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 LEARNING_RATES = (0.01, 0.1, 1.0, 10.0, 100.0)
 LOSSES = ("logistic", "softmax", "squared")
 CENTRED_FREQUENCY = 0.05
+_OBJECTIVE_SCORES = 1 << 19
 
 
 @dataclass
@@ -324,10 +325,15 @@ class SGDTrainer:
         W: np.ndarray,
         b: np.ndarray,
         n_out: int,
-        chunk: int = 4096,
     ) -> np.ndarray:
-        """Return the objective of every learner, shape (n_learners,)."""
+        """Return the objective of every learner, shape (n_learners,).
+
+        Rows are scored in chunks of at most 4,096 rows and 2**19 scores,
+        so the temporaries of the loss stay a few MB whatever the number of
+        learners and classes.
+        """
         n_learners = W.shape[1] // n_out
+        chunk = max(64, min(4096, _OBJECTIVE_SCORES // W.shape[1]))
         total = np.zeros(n_learners)
         with np.errstate(all="ignore"):
             for X, y in rows.buckets(ordered=False):
