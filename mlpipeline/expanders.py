@@ -15,6 +15,7 @@ strings.
 from __future__ import annotations
 
 import datetime
+import operator
 import string
 from collections.abc import Sequence
 
@@ -36,6 +37,28 @@ for _value, _char in enumerate(_BASE36_DIGITS):
 _DIGIT_TEXT = np.array([*(str(v) for v in range(36)), ""], dtype=object)
 _LENGTH_TEXT = np.array([str(n) for n in range(1001)], dtype=object)
 _MAX_BATCH_DIGITS = 1000
+_MAX_DAYS_KEPT = 20_000
+_FIRST_TEN = operator.itemgetter(slice(10))
+
+
+def _code_points(texts: Sequence[str], width: int | None) -> np.ndarray:
+    """Return the code points of ``texts``, shape (n, w), zero-padded.
+
+    ``w`` is the longest text's length, or ``width`` if that is larger.
+    """
+    codes = np.array(texts, dtype=str)
+    if width is not None and codes.dtype.itemsize // 4 < width:
+        codes = codes.astype(f"<U{width}")
+    size = max(codes.dtype.itemsize // 4, 1)
+    if codes.dtype.itemsize == 0:
+        return np.zeros((len(texts), size), dtype=np.uint32)
+    return codes.view(np.uint32).reshape(len(texts), size)
+
+
+def _texts_of_points(points: np.ndarray) -> list[str]:
+    """Return the texts whose zero-padded code points are ``points``."""
+    width = points.shape[1]
+    return np.ascontiguousarray(points).view(f"<U{width}").ravel().tolist()
 
 
 class Expander:
@@ -129,6 +152,7 @@ class LongIdExpander(Expander):
         self.digits = digits
         self.digit_type = digit_type
         self._drop = str.maketrans("", "", separators)
+        self._drop_points = np.array([ord(c) for c in separators], dtype=np.uint32)
 
     def attributes(self) -> list[tuple[str, str]]:
         columns = [(self.name("length"), "NUMERIC"), (self.name("base_10"), "NUMERIC")]
@@ -159,23 +183,36 @@ class LongIdExpander(Expander):
     def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
         """Return the output columns for a batch, computed with numpy.
 
-        The base-36 value is still read by :func:`int` per id, since it
-        outgrows 64 bits past 12 characters.
+        Separators are dropped and ASCII letters raised on the code points
+        of the whole batch; a batch holding any other character goes
+        through :meth:`str.translate` and :meth:`str.upper` value by value,
+        since some non-ASCII letters raise to ASCII ones. The base-36 value
+        is still read by :func:`int` per id, since it outgrows 64 bits past
+        12 characters.
         """
         if self.digits > _MAX_BATCH_DIGITS:
             return super().expand_batch(values)
-        texts = [value.translate(self._drop).upper() for value in values]
-        if not texts:
+        if not len(values):
             return [[] for _ in range(self.digits + 2)]
-        if max(map(len, texts)) > self.digits or "\x00" in "".join(texts):
+        joined = "".join(values)
+        if "\x00" in joined:
             raise DataError(f"{self.source} holds an id that cannot be expanded.")
-        codes = np.array(texts, dtype=f"<U{self.digits}")
-        points = codes.view(np.uint32).reshape(len(texts), self.digits)
-        digits = _DIGIT_OF_POINT[np.minimum(points, 128)]
+        if joined.isascii():
+            points = self._ascii_points(values)
+        else:
+            texts = [value.translate(self._drop).upper() for value in values]
+            points = _code_points(texts, self.digits)
         lengths = np.count_nonzero(points, axis=1)
+        if lengths.max() > self.digits:
+            raise DataError(f"{self.source} holds an id that cannot be expanded.")
+        if points.shape[1] < self.digits:
+            points = np.pad(points, ((0, 0), (0, self.digits - points.shape[1])))
+        points = points[:, : self.digits]
+        digits = _DIGIT_OF_POINT[np.minimum(points, 128)]
         if (digits[points > 0] < 0).any():
             raise DataError(f"{self.source} holds a character that is not base 36.")
         digits[points == 0] = 36  # past the end of the id: missing
+        texts = _texts_of_points(points)
         columns: list[Sequence[str]] = [
             _LENGTH_TEXT[: self.digits + 1][lengths].tolist(),
             ["" if not text else str(int(text, 36)) for text in texts],
@@ -184,6 +221,23 @@ class LongIdExpander(Expander):
         for row in np.flatnonzero(lengths == 0).tolist():
             columns[0][row] = ""
         return columns
+
+    def _ascii_points(self, values: Sequence[str]) -> np.ndarray:
+        """Return the code points of ASCII ids, separators dropped, raised.
+
+        Shape (n, w): each id's points from the left, zero past its end.
+        """
+        points = _code_points(values, None)
+        dropped = np.isin(points, self._drop_points) & (points > 0)
+        if dropped.any():
+            kept = (points > 0) & ~dropped
+            # A stable sort of "not kept" moves each row's kept points to its
+            # front, in order.
+            order = np.argsort(~kept, axis=1, kind="stable")
+            points = np.take_along_axis(points, order, axis=1)
+            points[~np.take_along_axis(kept, order, axis=1)] = 0
+        lower = (points >= ord("a")) & (points <= ord("z"))
+        return points - np.uint32(32) * lower
 
 
 class DatePartsExpander(Expander):
@@ -199,6 +253,31 @@ class DatePartsExpander(Expander):
             (self.name("month"), "CATEGORICAL"),
             (self.name("weekday"), "CATEGORICAL"),
         ]
+
+    def __init__(self, source: str, *, prefix: str | None = None) -> None:
+        super().__init__(source, prefix=prefix)
+        self._parts: dict[str, Sequence[str]] = {}
+
+    def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
+        """Return the output columns for a batch, reusing earlier results.
+
+        The parts depend on a value's first ten characters only, and a
+        table holds few distinct days, so the parts of each day are kept
+        from batch to batch (up to 20,000 days, then forgotten at once).
+        """
+        parts = self._parts
+        days = list(map(_FIRST_TEN, values))
+        rows = list(map(parts.get, days))
+        if None in rows:
+            for i, found in enumerate(rows):
+                if found is None:
+                    found = parts.get(days[i]) or self.expand(values[i])
+                    if len(parts) >= _MAX_DAYS_KEPT:
+                        parts.clear()
+                    rows[i] = parts[days[i]] = found
+        if not rows:
+            return [[], [], []]
+        return [list(column) for column in zip(*rows, strict=True)]
 
     def expand(self, value: str) -> list[str]:
         if not value:

@@ -8,11 +8,16 @@ Three paths write the same bytes for the same table:
   server's output is written to the file as it arrives;
 * otherwise, ``values_list(...).iterator(chunk_size=...)`` feeds the CSV
   writer a chunk of rows at a time, converting only the columns that need
-  it;
+  it (on SQLite, integers, booleans and dates are cast to text in SQL, so
+  none does);
 * model instances are built only for a pipeline that defines ``row()``.
 
+:func:`extract_batches` gives the same rows as text, a batch at a time,
+for a transform that takes them straight from the database.
+
 Columns rendered in SQL: integers and foreign keys to them as they are,
-booleans as ``1``/``0``, dates as ``YYYY-MM-DD`` and strings with line
+booleans as ``1``/``0``, dates as ``YYYY-MM-DD`` (the server's own text of
+a date under an ISO DateStyle, else ``to_char``) and strings with line
 breaks folded to spaces the way :meth:`str.splitlines` splits them. Floats,
 decimals, datetimes and times fall back to the iterator, since PostgreSQL's
 text output of them differs from Python's ``repr``/``str``/``isoformat``.
@@ -20,7 +25,9 @@ text output of them differs from Python's ``repr``/``str``/``isoformat``.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -34,10 +41,11 @@ from mlpipeline.exceptions import DataError
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
 
-__all__ = ["copy_sql", "extract", "iter_rows"]
+__all__ = ["copy_sql", "extract", "extract_batches", "iter_rows"]
 
 #: How many rows pass between two calls of a progress callback.
 PROGRESS_EVERY = 10_000
+_COPY_BUFFER = 1 << 20
 
 # The characters str.splitlines() breaks at ("\r\n" counts as one break).
 _BREAKS = r"[\n\r\v\f\u001c\u001d\u001e\u0085\u2028\u2029]"
@@ -78,6 +86,16 @@ class _IsoDate(Func):
     output_field = models.TextField()
 
 
+class _DateText(Func):
+    """A date as the server writes it, ``YYYY-MM-DD`` under an ISO DateStyle.
+
+    Several times cheaper per row than ``to_char``.
+    """
+
+    template = "(%(expressions)s)::text"
+    output_field = models.TextField()
+
+
 def extract(
     pipeline: Pipeline,
     layout: Layout,
@@ -93,10 +111,7 @@ def extract(
     held in memory and the same table gives the same file, whichever path
     (``COPY``, ``values_list`` or ``row()``) reads it.
     """
-    queryset = pipeline.get_queryset()
-    if not queryset.ordered:
-        queryset = queryset.order_by("pk")
-
+    queryset = _ordered(pipeline)
     copy = None if pipeline.uses_row_method else copy_sql(queryset, layout)
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")
@@ -114,6 +129,66 @@ def extract(
     return count
 
 
+def extract_batches(
+    pipeline: Pipeline,
+    layout: Layout,
+    *,
+    chunk_size: int,
+    batch_size: int = 8192,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[list[Sequence[str]]]:
+    """Yield the rows of ``pipeline`` as text, ``batch_size`` rows at a time.
+
+    Each batch holds one sequence per column of the layout, and each cell
+    is the text that :func:`extract` writes for it and :mod:`csv` reads
+    back, so the transform can take the rows straight from the database
+    instead of from the extracted file. Rows come in the same order, by
+    the same paths (``COPY``, ``values_list`` or ``row()``); ``chunk_size``
+    rows are fetched per database round trip.
+    """
+    queryset = _ordered(pipeline)
+    copy = None if pipeline.uses_row_method else copy_sql(queryset, layout)
+    if copy is not None:
+        yield from _copy_batches(queryset.db, copy, batch_size, progress)
+        return
+    count = reported = 0
+    pending: list[Sequence[Any]] = []
+    chunks = iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size)
+    for chunk in itertools.chain(chunks, [None]):
+        if chunk is not None:
+            pending.extend(chunk)
+            if len(pending) < batch_size:
+                continue
+        if not pending:
+            break
+        yield [_text(column) for column in zip(*pending, strict=True)]
+        count += len(pending)
+        pending = []
+        if progress is not None and count - reported >= PROGRESS_EVERY:
+            reported = count
+            progress(count)
+    if progress is not None:
+        progress(count)
+
+
+def _ordered(pipeline: Pipeline) -> QuerySet:
+    queryset = pipeline.get_queryset()
+    return queryset if queryset.ordered else queryset.order_by("pk")
+
+
+def _text(cells: Sequence[Any]) -> Sequence[str]:
+    """Return cells of :func:`iter_chunks` as the CSV file holds them."""
+    try:
+        "".join(cells)  # the quickest check that every cell is a string
+    except TypeError:
+        pass
+    else:
+        return cells
+    # csv.writer writes None as "" and anything else as str() (repr() for
+    # floats, which is the same text).
+    return ["" if cell is None else str(cell) for cell in cells]
+
+
 def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
     """Return the ``COPY`` statement and params of ``queryset``, if any.
 
@@ -124,8 +199,9 @@ def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
     if connections[queryset.db].vendor != "postgresql" or len(layout.columns) < 2:
         return None
     expressions = {}
+    iso = _iso_dates(queryset.db)
     for i, column in enumerate(layout.columns):
-        expression = _sql_rendering(queryset.model, column)
+        expression = _sql_rendering(queryset.model, column, iso)
         if expression is None:
             return None
         expressions[f"_mlpipeline_{i}"] = expression
@@ -138,7 +214,64 @@ def copy_sql(queryset: QuerySet, layout: Layout) -> tuple[str, tuple] | None:
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", tuple(params)
 
 
-def _sql_rendering(model: type[models.Model], column: str) -> Func | F | None:
+def _iso_dates(alias: str) -> bool:
+    """Return whether the session writes dates as ``YYYY-MM-DD``."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SHOW DateStyle")
+        (style,) = cursor.fetchone()
+    return style.replace(" ", "").upper().startswith("ISO,")
+
+
+def _sqlite_texts(queryset: QuerySet, layout: Layout) -> QuerySet | None:
+    """Return ``values_list`` of the columns as text, on SQLite, if it can.
+
+    Integers, booleans (stored as 0 and 1) and dates (stored as the ISO
+    text Django writes) are cast to text by SQLite and missing values made
+    empty, so no cell needs converting in Python, which halves the time
+    per row; strings come as they are, for the line break folding.
+    ``None`` unless the database is SQLite and every column is of those.
+    """
+    if connections[queryset.db].vendor != "sqlite":
+        return None
+    expressions = {}
+    for i, column in enumerate(layout.columns):
+        field = _field(queryset.model, column)
+        while field is not None and field.is_relation:
+            one = field.many_to_one or field.one_to_one
+            field = field.target_field if one else None
+        if isinstance(field, models.BooleanField):
+            expression = _SqliteText(_SqliteInteger(F(column)))
+        elif isinstance(field, _INTEGER_FIELDS) or (
+            isinstance(field, models.DateField)
+            and not isinstance(field, models.DateTimeField)
+        ):
+            expression = _SqliteText(F(column))
+        elif isinstance(field, _TEXT_FIELDS):
+            expression = _Blank(F(column))
+        else:
+            return None
+        expressions[f"_mlpipeline_{i}"] = expression
+    return queryset.annotate(**expressions).values_list(*expressions)
+
+
+class _SqliteText(Func):
+    template = "COALESCE(CAST(%(expressions)s AS TEXT), '')"
+    output_field = models.TextField()
+
+
+class _SqliteInteger(Func):
+    template = "CAST(%(expressions)s AS INTEGER)"
+    output_field = models.IntegerField()
+
+
+class _Blank(Func):
+    template = "COALESCE(%(expressions)s, '')"
+    output_field = models.TextField()
+
+
+def _sql_rendering(
+    model: type[models.Model], column: str, iso_dates: bool
+) -> Func | F | None:
     field = _field(model, column)
     if field is None:
         return None
@@ -153,7 +286,7 @@ def _sql_rendering(model: type[models.Model], column: str) -> Func | F | None:
     if isinstance(field, models.DateTimeField):
         return None
     if isinstance(field, models.DateField):
-        return _IsoDate(F(column))
+        return _DateText(F(column)) if iso_dates else _IsoDate(F(column))
     if isinstance(field, _TEXT_FIELDS):
         return _FoldedText(F(column))
     return None
@@ -181,29 +314,75 @@ def _copy(
 ) -> int | None:
     """Stream ``COPY`` output into ``file``; ``None`` if it must be redone.
 
-    PostgreSQL quotes a cell holding exactly ``\\.`` (its old end-of-data
-    marker), which Python's writer leaves bare; such a file is abandoned.
+    The server's blocks (about a row each) are gathered and written a
+    megabyte at a time. PostgreSQL quotes a cell holding exactly ``\\.``
+    (its old end-of-data marker), which Python's writer leaves bare; such a
+    file is abandoned.
     """
-    sql, params = statement
     raw = file.buffer  # type: ignore[attr-defined]
-    count = 0
-    reported = 0
+    count = reported = 0
     tail = b""
-    with connections[alias].cursor() as cursor:
-        with cursor.cursor.copy(sql, params) as copy:
-            for block in copy:
-                data = bytes(block)
-                if b'"\\."' in tail + data[:8] or b'"\\."' in data:
-                    return None
-                tail = data[-8:]
-                raw.write(data)
-                count += data.count(b"\n")
-                if progress is not None and count - reported >= PROGRESS_EVERY:
-                    reported = count
-                    progress(count)
+    for data in _copy_buffers(alias, statement):
+        if b'"\\."' in tail + data[:8] or b'"\\."' in data:
+            return None
+        tail = bytes(data[-8:])
+        raw.write(data)
+        count += data.count(b"\n")
+        if progress is not None and count - reported >= PROGRESS_EVERY:
+            reported = count
+            progress(count)
     if progress is not None:
         progress(count)
     return count
+
+
+def _copy_buffers(alias: str, statement: tuple[str, tuple]) -> Iterator[bytearray]:
+    """Yield the output of a ``COPY ... TO STDOUT`` in buffers of ~1 MB."""
+    sql, params = statement
+    buffer = bytearray()
+    with connections[alias].cursor() as cursor:
+        with cursor.cursor.copy(sql, params) as copy:
+            for block in copy:
+                buffer += block
+                if len(buffer) >= _COPY_BUFFER:
+                    yield buffer
+                    buffer = bytearray()
+    if buffer:
+        yield buffer
+
+
+def _copy_batches(
+    alias: str,
+    statement: tuple[str, tuple],
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> Iterator[list[Sequence[str]]]:
+    """Yield the rows of a ``COPY`` as columns of text, parsed as CSV."""
+    reader = csv.reader(_lines(_copy_buffers(alias, statement)))
+    count = reported = 0
+    while rows := list(itertools.islice(reader, chunk_size)):
+        yield list(zip(*rows, strict=True))
+        count += len(rows)
+        if progress is not None and count - reported >= PROGRESS_EVERY:
+            reported = count
+            progress(count)
+    if progress is not None:
+        progress(count)
+
+
+def _lines(buffers: Iterable[bytes | bytearray]) -> Iterator[str]:
+    """Yield the ``\\n``-ended lines of UTF-8 text that comes in buffers."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    tail = ""
+    for buffer in buffers:
+        text = tail + decoder.decode(buffer)
+        cut = text.rfind("\n") + 1
+        tail = text[cut:]
+        # Only "\n" ends a line: a lone "\r" is a cell's character.
+        yield from io.StringIO(text[:cut], newline="\n")
+    text = tail + decoder.decode(b"", final=True)
+    if text:
+        yield text
 
 
 def _write_chunks(
@@ -259,6 +438,13 @@ def iter_chunks(
         converters: list[Callable[[list], list] | None] = [
             _generic(fmt) for fmt in layout.formatters
         ]
+    elif (texts := _sqlite_texts(queryset, layout)) is not None:
+        rows = texts.iterator(chunk_size=chunk_size)
+        converters = [
+            _texts(fmt) if isinstance(_field(queryset.model, column), _TEXT_FIELDS)
+            else None
+            for column, fmt in zip(layout.columns, layout.formatters, strict=True)
+        ]  # fmt: skip
     else:
         rows = queryset.values_list(*layout.columns).iterator(chunk_size=chunk_size)
         converters = [
@@ -330,7 +516,10 @@ def _texts(fmt: Callable[[Any], str]) -> Callable[[list], list]:
     def convert(values: list) -> list:
         # One C-level scan tells whether any value needs its line breaks
         # folded; almost no chunk does.
-        joined = "".join(value for value in values if value is not None)
+        try:
+            joined = "".join(values)
+        except TypeError:
+            joined = "".join(value for value in values if value is not None)
         if "\n" in joined or "\r" in joined:
             return list(map(fmt, values))
         return values

@@ -26,13 +26,13 @@ from mlpipeline.backends import get_backend
 from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
 from mlpipeline.exceptions import RunNotFound
-from mlpipeline.extract import extract
+from mlpipeline.extract import extract_batches
 from mlpipeline.load import Loader
 from mlpipeline.models import Run
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
 from mlpipeline.signals import run_failed, run_succeeded
-from mlpipeline.transform import transform
+from mlpipeline.transform import finish, write_features
 
 __all__ = ["STEPS", "learn", "resume", "start"]
 
@@ -189,20 +189,23 @@ def _extract_and_transform(
     if run.completed_step("transform") is not None and features_path.exists():
         return
     folder.mkdir(parents=True, exist_ok=True)
-    rows_path = folder / "rows.csv"
 
+    # The rows go from the database straight through the expanders into the
+    # features file, so they are neither written nor parsed twice: the
+    # extract step does both, and the transform step checks what it wrote.
     with run.step("extract") as step:
         chunk_size = pipeline.chunk_size or settings.CHUNK_SIZE
         report = None if progress is None else (lambda n: progress("extract", n))
-        run.rows_extracted = extract(
-            pipeline, layout, rows_path, chunk_size=chunk_size, progress=report
+        batches = extract_batches(
+            pipeline, layout, chunk_size=chunk_size, progress=report
         )
-        step.record(rows=run.rows_extracted, chunk_size=chunk_size)
+        result = write_features(layout, batches, features_path)
+        run.rows_extracted = result.rows
+        step.record(rows=run.rows_extracted, chunk_size=chunk_size, expanded=True)
     run.save()
 
     with run.step("transform") as step:
-        result = transform(layout, rows_path, features_path)
-        rows_path.unlink()
+        finish(layout, result)
         step.record(
             rows=result.rows,
             missing_targets=result.missing_targets,

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, log_expit
 
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.spill import MemoryRows, TrainingRows
@@ -349,13 +349,24 @@ class SGDTrainer:
         return total
 
     def _loss_sum(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
+        """Return the loss summed over rows per output column of a learner.
+
+        ``scores`` may be overwritten.
+        """
         if self.loss == "logistic":
             positive = y[:, None] == 1
             losses = -np.where(positive, log_expit(scores), log_expit(-scores))
             return losses.sum(axis=0)
         if self.loss == "squared":
             return 0.5 * ((scores - y[:, None]) ** 2).sum(axis=0)
+        # log(sum(exp(z))) as log(sum(exp(z - max))) + max, worked in place
+        # on the caller's fresh scores: scipy's logsumexp makes several
+        # copies of them and took half of each objective's time.
         n = len(y)
         z = scores.reshape(n, -1, n_out)
-        losses = logsumexp(z, axis=2) - z[np.arange(n), :, y]
+        picked = z[np.arange(n), :, y]
+        top = z.max(axis=2, keepdims=True)
+        np.subtract(z, top, out=z)
+        np.exp(z, out=z)
+        losses = np.log(z.sum(axis=2)) + top[:, :, 0] - picked
         return losses.sum(axis=0)
