@@ -156,8 +156,12 @@ class Engine:
         self._predictors: OrderedDict[str, Predictor] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _get(self, kind: str, entity_id: Any, field: str) -> dict[str, Any]:
-        document = self._repo.load(kind, _check_id(entity_id, field))
+    def _get(
+        self, kind: str, entity_id: Any, field: str, *, to_read: bool = False
+    ) -> dict[str, Any]:
+        """Return an entity's document; one ``to_read`` must not be changed."""
+        load = self._repo.view if to_read else self._repo.load
+        document = load(kind, _check_id(entity_id, field))
         if document is None:
             raise ResourceNotFoundException(
                 f"No {_LABELS[kind]} has the id {entity_id!r}."
@@ -568,7 +572,7 @@ class Engine:
         ResourceNotFoundException
             If no model has this id.
         """
-        document = self._get("mlmodel", MLModelId, "MLModelId")
+        document = self._get("mlmodel", MLModelId, "MLModelId", to_read=True)
         out = api_view(document["api"])
         if Verbose:
             if document.get("recipe") is not None:
@@ -822,7 +826,7 @@ class Engine:
             If ``PredictEndpoint`` is not the model's endpoint URL or the
             record is not a map of strings.
         """
-        document = self._get("mlmodel", MLModelId, "MLModelId")
+        document = self._get("mlmodel", MLModelId, "MLModelId", to_read=True)
         api = document["api"]
         endpoint = api["EndpointInfo"]
         if endpoint["EndpointStatus"] != "READY":
