@@ -301,17 +301,22 @@ class SGDTrainer:
         c -= total * step
 
     def _gradient(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
-        """Return d(loss)/d(score) per row and output column."""
+        """Return d(loss)/d(score) per row and output column.
+
+        ``scores`` may be overwritten.
+        """
         if self.loss == "logistic":
             return expit(scores) - y[:, None]
         if self.loss == "squared":
             return scores - y[:, None]
+        # Softmax worked in place: the scores are the caller's own.
         n = len(y)
         z = scores.reshape(n, -1, n_out)
-        z = np.exp(z - z.max(axis=2, keepdims=True))
+        z -= z.max(axis=2, keepdims=True)
+        np.exp(z, out=z)
         z /= z.sum(axis=2, keepdims=True)
         z[np.arange(n), :, y] -= 1.0
-        return z.reshape(n, -1)
+        return scores
 
     def _penalise(self, W: np.ndarray, amount: np.ndarray) -> None:
         if self.l2 > 0:
