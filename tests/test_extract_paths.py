@@ -39,6 +39,7 @@ AWKWARD = [
     "vt\x0band\nnl",
     "seps\x1c\x1d\x1e\x85\u2028\u2029\x0c\nend",
     "\\.",
+    "tab\tand \\N back\\slash",
     " padded ",
     'ünïcödé, "quoted"\n',
 ]
@@ -78,7 +79,7 @@ def extract_both(pipeline, tmp_path, monkeypatch):
     layout = layout_for(pipeline)
     copied, iterated = tmp_path / "copy.csv", tmp_path / "iter.csv"
     rows = extract(pipeline, layout, copied, chunk_size=4)
-    monkeypatch.setattr("mlpipeline.extract.copy_sql", lambda *args: None)
+    monkeypatch.setattr("mlpipeline.extract.copy_sql", lambda *args, **kw: None)
     monkeypatch.setattr("mlpipeline.extract._sqlite_texts", lambda *args: None)
     assert extract(pipeline, layout, iterated, chunk_size=4) == rows
     monkeypatch.undo()
@@ -242,7 +243,7 @@ def test_batches_from_the_database_expand_to_the_file_transform_writes(
     if path == "copy" and connection.vendor != "postgresql":
         pytest.skip("COPY needs PostgreSQL")
     if path == "iterator":
-        monkeypatch.setattr("mlpipeline.extract.copy_sql", lambda *args: None)
+        monkeypatch.setattr("mlpipeline.extract.copy_sql", lambda *args, **kw: None)
     fill_demo_tables()
     fill_arrivals()
     pipeline = pipeline_class()
