@@ -464,7 +464,7 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
             str(Path(sys.executable).parent / "gunicorn"),
             "--bind",
             f"127.0.0.1:{HTTP_PORT}",
-            *os.environ.get("BENCH_GUNICORN", "--workers 2").split(),
+            *os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4").split(),
             "--log-level",
             "warning",
             "project.wsgi:application",
