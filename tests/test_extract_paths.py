@@ -142,35 +142,6 @@ def test_floats_and_datetimes_are_not_copied():
     assert copy_sql(pipeline.get_queryset(), layout_for(pipeline)) is None
 
 
-def test_iterator_formats_dates_like_the_formatter(tmp_path):
-    class Dates(Pipeline):
-        model = HotelBooking
-        fields = ["meal", "arrival_date", "is_repeated_guest", "avg_price_per_room"]
-        target = "avg_price_per_room"
-
-    HotelBooking.objects.create(
-        avg_price_per_room=0.1, lead_time=1, stays_in_weekend_nights=0,
-        stays_in_week_nights=1, adults=2, children=0, babies=0, meal="a\nb",
-        country="", market_segment="direct", distribution_channel="direct",
-        is_repeated_guest=True, previous_cancellations=0,
-        previous_bookings_not_canceled=0, reserved_room_type="A",
-        assigned_room_type="A", booking_changes=0, agent="", company="",
-        days_in_waiting_list=0, customer_type="t",
-        required_car_parking_spaces=0, total_of_special_requests=0,
-        arrival_date=datetime.date(2017, 3, 4), near_christmas=False,
-        near_new_years=False, historical_adr=1.0,
-    )  # fmt: skip
-    pipeline = Dates()
-    path = tmp_path / "rows.csv"
-
-    extract(pipeline, layout_for(pipeline), path, chunk_size=10)
-
-    assert path.read_text().splitlines() == [
-        "meal,arrival_date,is_repeated_guest,avg_price_per_room",
-        "a b,2017-03-04,1,0.1",
-    ]
-
-
 def booking(**fields):
     values = dict(
         avg_price_per_room=0.1, lead_time=1, stays_in_weekend_nights=0,
@@ -185,6 +156,24 @@ def booking(**fields):
         near_new_years=False, historical_adr=1.0,
     )  # fmt: skip
     return HotelBooking.objects.create(**{**values, **fields})
+
+
+def test_iterator_formats_dates_like_the_formatter(tmp_path):
+    class Dates(Pipeline):
+        model = HotelBooking
+        fields = ["meal", "arrival_date", "is_repeated_guest", "avg_price_per_room"]
+        target = "avg_price_per_room"
+
+    booking(meal="a\nb")
+    pipeline = Dates()
+    path = tmp_path / "rows.csv"
+
+    extract(pipeline, layout_for(pipeline), path, chunk_size=10)
+
+    assert path.read_text().splitlines() == [
+        "meal,arrival_date,is_repeated_guest,avg_price_per_room",
+        "a b,2017-03-04,1,0.1",
+    ]
 
 
 class Arrivals(Pipeline):
