@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import operator
 import re
 import selectors
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -153,18 +154,21 @@ def extract_batches(
         yield from _copy_batches(queryset.db, copy, len(layout.columns), progress)
         return
     count = reported = 0
-    pending: list[Sequence[Any]] = []
-    chunks = iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size)
-    for chunk in itertools.chain(chunks, [None]):
-        if chunk is not None:
-            pending.extend(chunk)
-            if len(pending) < batch_size:
-                continue
-        if not pending:
+    width = len(layout.columns)
+    pending: list[list[Any]] = [[] for _ in range(width)]
+    rows, converters = _rows(pipeline, layout, queryset, chunk_size)
+    iterator = iter(rows)
+    while True:
+        chunk = list(itertools.islice(iterator, chunk_size))
+        for column, cells in zip(pending, _columns(chunk, converters), strict=True):
+            column.extend(cells)
+        if chunk and len(pending[0]) < batch_size:
+            continue
+        if not pending[0]:
             break
-        yield [_text(column) for column in zip(*pending, strict=True)]
-        count += len(pending)
-        pending = []
+        yield [_text(column) for column in pending]
+        count += len(pending[0])
+        pending = [[] for _ in range(width)]
         if progress is not None and count - reported >= PROGRESS_EVERY:
             reported = count
             progress(count)
@@ -489,29 +493,46 @@ def iter_chunks(
     text: a string, or an ``int``, ``float``, date, ``Decimal`` or ``None``
     that the writer renders identically (``str``, ``repr``, ``""``).
     """
+    rows, converters = _rows(pipeline, layout, queryset, chunk_size)
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, chunk_size)):
+        yield _convert(chunk, converters)
+
+
+_Converter = Callable[[list], list]
+
+
+def _rows(
+    pipeline: Pipeline, layout: Layout, queryset: QuerySet, chunk_size: int
+) -> tuple[Iterable[Sequence[Any]], list[_Converter | None]]:
+    """Return the rows of ``queryset`` and how to convert each column."""
     if pipeline.uses_row_method:
         rows: Iterable[Sequence[Any]] = _rows_from_method(
             pipeline, layout, queryset.iterator(chunk_size=chunk_size)
         )
-        converters: list[Callable[[list], list] | None] = [
-            _generic(fmt) for fmt in layout.formatters
-        ]
-    elif (texts := _sqlite_texts(queryset, layout)) is not None:
-        rows = texts.iterator(chunk_size=chunk_size)
+        return rows, [_generic(fmt) for fmt in layout.formatters]
+    columns = zip(layout.columns, layout.formatters, strict=True)
+    texts = _sqlite_texts(queryset, layout)
+    if texts is not None:
         converters = [
             _texts(fmt) if isinstance(_field(queryset.model, column), _TEXT_FIELDS)
             else None
-            for column, fmt in zip(layout.columns, layout.formatters, strict=True)
+            for column, fmt in columns
         ]  # fmt: skip
-    else:
-        rows = queryset.values_list(*layout.columns).iterator(chunk_size=chunk_size)
-        converters = [
-            _converter(queryset.model, column, fmt)
-            for column, fmt in zip(layout.columns, layout.formatters, strict=True)
-        ]
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, chunk_size)):
-        yield _convert(chunk, converters)
+        return texts.iterator(chunk_size=chunk_size), converters
+    rows = queryset.values_list(*layout.columns).iterator(chunk_size=chunk_size)
+    return rows, [_converter(queryset.model, column, fmt) for column, fmt in columns]
+
+
+def _columns(
+    chunk: list[Sequence[Any]], converters: list[_Converter | None]
+) -> list[list[Any]]:
+    """Return the columns of ``chunk``, converted where they need it."""
+    columns = [list(map(operator.itemgetter(i), chunk)) for i in range(len(converters))]
+    return [
+        column if convert is None else convert(column)
+        for column, convert in zip(columns, converters, strict=True)
+    ]
 
 
 def _convert(
@@ -520,7 +541,7 @@ def _convert(
     """Return ``chunk`` with the columns that need it converted."""
     if all(convert is None for convert in converters):
         return chunk
-    columns = [list(column) for column in zip(*chunk, strict=True)]
+    columns = [list(map(operator.itemgetter(i), chunk)) for i in range(len(converters))]
     changed = False
     for i, convert in enumerate(converters):
         if convert is not None:
