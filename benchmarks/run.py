@@ -16,6 +16,7 @@ import csv
 import datetime
 import http.client
 import json
+import math
 import os
 import subprocess
 import sys
@@ -428,9 +429,11 @@ def stage_predict(size: int, work: Path) -> dict[str, Any]:
         started = time.perf_counter()
         predictor.predict(record)
         singles.append(time.perf_counter() - started)
-    started = time.perf_counter()
-    predictor.predict_many(records)
-    batch = (time.perf_counter() - started) / len(records)
+    batch = math.inf
+    for _ in range(3):  # the best of three: one batch is one noisy sample
+        started = time.perf_counter()
+        predictor.predict_many(records)
+        batch = min(batch, (time.perf_counter() - started) / len(records))
     # The app's own call: the registry's version check, the model's
     # description (for its threshold), the prediction and its top labels.
     served = []
