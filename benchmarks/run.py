@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # BENCH_HTTP_PORT moves gunicorn when several people share one machine.
 HTTP_PORT = int(os.environ.get("BENCH_HTTP_PORT", "18150"))
+#: The token the HTTP stage's server accepts and its requests carry.
+HTTP_TOKEN = "bench-token"
 _SIZES = {"k": 1_000, "m": 1_000_000}
 
 
@@ -203,22 +205,25 @@ def stage_extract_transform(size: int, work: Path) -> dict[str, Any]:
 
 def stage_ref_csv_write(size: int, work: Path) -> dict[str, Any]:
     """Reference: csv.writer writing the already-computed features."""
-    source = work / "features.csv"
+    from mlpipeline.split import split_paths
+
     timed = 0.0
     rows = 0
-    with (
-        open(source, newline="", encoding="utf-8") as file,
-        open(work / "again.csv", "w", newline="", encoding="utf-8") as sink,
-    ):
-        reader = csv.reader(file)
-        writer = csv.writer(sink, lineterminator="\n")
-        while chunk := [row for _, row in zip(range(8192), reader, strict=False)]:
-            started = time.perf_counter()
-            writer.writerows(chunk)
-            timed += time.perf_counter() - started
-            rows += len(chunk)
+    for source in split_paths(work / "features.csv").values():
+        with (
+            open(source, newline="", encoding="utf-8") as file,
+            open(work / "again.csv", "w", newline="", encoding="utf-8") as sink,
+        ):
+            reader = csv.reader(file)
+            writer = csv.writer(sink, lineterminator="\n")
+            next(reader)
+            while chunk := [row for _, row in zip(range(8192), reader, strict=False)]:
+                started = time.perf_counter()
+                writer.writerows(chunk)
+                timed += time.perf_counter() - started
+                rows += len(chunk)
     (work / "again.csv").unlink()
-    return {"rows": rows - 1, "seconds": timed}
+    return {"rows": rows, "seconds": timed}
 
 
 def _peak_kb() -> int:
@@ -291,41 +296,30 @@ def _engine_training(run: Any) -> dict[str, Any]:
 
 
 def _training_rows(work: Path) -> tuple[Any, ...]:
-    """Return the engine's train and evaluation matrices of features.csv."""
+    """Return the engine's train and evaluation matrices of the features."""
     import numpy as np
 
     from mlpipeline.engine.csvio import ReadReport, read_records
     from mlpipeline.engine.features import FeatureSpace
     from mlpipeline.engine.recipe import parse_recipe, suggest_recipe
     from mlpipeline.engine.schema import parse_schema
-    from mlpipeline.engine.split import parse_rearrangement
+    from mlpipeline.engine.split import Rearrangement
     from mlpipeline.engine.values import OK, Table, build_table
+    from mlpipeline.split import split_paths
 
-    path = work / "features.csv"
+    paths = split_paths(work / "features.csv")
     schema = parse_schema((work / "features.csv.schema").read_text())
     positions = {name: i for i, name in enumerate(schema.names)}
 
-    def table(percent_begin: int, percent_end: int) -> Table:
-        rearrangement = parse_rearrangement(
-            json.dumps(
-                {
-                    "splitting": {
-                        "percentBegin": percent_begin,
-                        "percentEnd": percent_end,
-                        "strategy": "random",
-                        "randomSeed": "bench",
-                    }
-                }
-            )
-        )
+    def table(path: Path) -> Table:
         blocks = read_records(
-            lambda: open(path, "rb"), schema, rearrangement, ReadReport()
+            lambda: open(path, "rb"), schema, Rearrangement(), ReadReport()
         )
         parsed = [build_table(rows, positions, schema.types) for rows in blocks]
         whole = Table.concat(parsed, schema.types)
         return whole.select(whole[schema.target].status == OK)
 
-    train, evaluation = table(0, 70), table(70, 100)
+    train, evaluation = table(paths["train"]), table(paths["evaluation"])
     distinct = {
         a.name: len(np.unique(train[a.name].values[np.isfinite(train[a.name].values)]))
         for a in schema.attributes
@@ -461,7 +455,11 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
 
     run = serving_run("bench_policy")
     records = _records(200)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "MLPIPELINE_API_TOKENS": HTTP_TOKEN,
+    }
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -500,7 +498,11 @@ def _post(connection: http.client.HTTPConnection, url: str, record: dict) -> int
         "POST",
         url,
         body,
-        {"Content-Type": "application/json", "Connection": "keep-alive"},
+        {
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+            "Authorization": f"Bearer {HTTP_TOKEN}",
+        },
     )
     response = connection.getresponse()
     response.read()

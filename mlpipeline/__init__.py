@@ -4,7 +4,12 @@ Declare pipelines in a ``pipelines.py`` module of an installed app with
 :func:`register` and :class:`Pipeline`; run them with ``manage.py learn``.
 """
 
-from mlpipeline.expanders import DatePartsExpander, Expander, LongIdExpander
+from mlpipeline.expanders import (
+    DatePartsExpander,
+    Expander,
+    LongIdExpander,
+    TimePartsExpander,
+)
 from mlpipeline.pipeline import BINARY, MULTICLASS, REGRESSION, Pipeline, register
 
 __all__ = [
@@ -15,5 +20,6 @@ __all__ = [
     "Expander",
     "LongIdExpander",
     "Pipeline",
+    "TimePartsExpander",
     "register",
 ]

@@ -1,18 +1,26 @@
 """The admin: pipelines with "Retrain now" and "Roll back"; runs, their
-steps, "Resume"; trained models with "Promote".
+steps, "Resume" and "Download features file"; trained models with
+"Promote".
 """
+
+import logging
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
 from mlpipeline import registry
+from mlpipeline.admin_statistics import StatisticsAdmin
+from mlpipeline.download import features_response
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 from mlpipeline.pipeline import site
 from mlpipeline.report import evaluation_html
 from mlpipeline.schedule import schedule_for
+from mlpipeline.split import describe as describe_split
 from mlpipeline.trigger import request_resume, request_run
+
+logger = logging.getLogger(__name__)
 
 
 class RunStepInline(admin.TabularInline):
@@ -134,15 +142,15 @@ class PipelineAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(StatisticsAdmin):
     list_display = [
         "pk", "pipeline", "status", "trigger", "model_type", "metric_name",
-        "metric_value", "baseline", "rows_extracted", "rows_train",
-        "rows_evaluation", "started_at",
+        "metric_value", "baseline", "rows_extracted", "rows_rejected",
+        "rows_train", "rows_evaluation", "started_at",
     ]  # fmt: skip
     list_filter = ["pipeline", "status", "trigger", "model_type", "backend"]
     inlines = [RunStepInline]
-    actions = ["resume"]
+    actions = ["resume", "download_features"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Run._meta.fields]
@@ -152,6 +160,33 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_resume_permission(self, request):
         return request.user.has_perm("mlpipeline.resume_run")
+
+    def has_download_permission(self, request):
+        return request.user.has_perm("mlpipeline.download_data")
+
+    @admin.action(
+        description="Download features file (CSV, safe for spreadsheets)",
+        permissions=["download"],
+    )
+    def download_features(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                f"Select one run to download, not {queryset.count()}.",
+                messages.ERROR,
+            )
+            return None
+        run = queryset.get()
+        try:
+            response = features_response(run)
+        except MlpipelineError as err:
+            self.message_user(request, str(err), messages.ERROR)
+            return None
+        logger.info(
+            "%s downloaded the features file of %s run %s",
+            request.user.get_username(), run.pipeline, run.pk,
+        )  # fmt: skip
+        return response
 
     @admin.action(description="Resume", permissions=["resume"])
     def resume(self, request, queryset):
@@ -170,7 +205,7 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainedModel)
-class TrainedModelAdmin(admin.ModelAdmin):
+class TrainedModelAdmin(StatisticsAdmin):
     list_display = [
         "pk", "pipeline", "model_id", "decision", "metric_name", "metric_value",
         "baseline", "compared_with", "decided_by", "created_at",
@@ -179,17 +214,20 @@ class TrainedModelAdmin(admin.ModelAdmin):
     actions = ["promote"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["metric_against_baseline", "evaluation_report"] + [
+        return ["metric_against_baseline", "evaluation_report", "evaluation_rows"] + [
             field.name for field in TrainedModel._meta.fields
         ]
 
     def get_fieldsets(self, request, obj=None):
         first = [
-            "metric_against_baseline", "evaluation_report", "decision",
-            "decision_reason", "compared_with", "decided_at", "decided_by",
-            "activated_at",
+            "metric_against_baseline", "evaluation_report", "evaluation_rows",
+            "decision", "decision_reason", "compared_with", "decided_at",
+            "decided_by", "activated_at", "deactivated_at",
         ]  # fmt: skip
-        bulky = ["schema", "parameters", "statistics", "evaluation"]
+        bulky = [
+            "schema", "parameters", "statistics", "evaluation", "distribution",
+            "split",
+        ]  # fmt: skip
         rest = [
             field.name
             for field in TrainedModel._meta.fields
@@ -205,7 +243,11 @@ class TrainedModelAdmin(admin.ModelAdmin):
 
     @admin.display(description="evaluation report")
     def evaluation_report(self, model):
-        return evaluation_html(model.evaluation, model.model_type)
+        return evaluation_html(model.evaluation, model.model_type, model.distribution)
+
+    @admin.display(description="evaluation rows chosen by")
+    def evaluation_rows(self, model):
+        return describe_split(model.split)
 
     def has_add_permission(self, request):
         return False

@@ -12,3 +12,5 @@ class MlpipelineConfig(AppConfig):
     def ready(self) -> None:
         # Import every installed app's pipelines.py so its @register runs.
         autodiscover_modules("pipelines")
+        # Register the system checks of declarations and settings.
+        from mlpipeline import checks  # noqa: F401

@@ -1,16 +1,21 @@
 """Cleanup: delete what superseded runs left in their backend.
 
 A run that succeeded leaves a realtime endpoint (billed by the hour while
-it exists on Amazon ML), a model, an evaluation, two data sources and two
-uploaded files. Once a newer model has taken over, they are kept for
-MLPIPELINE_RETENTION in case the older model is wanted back, then
+it exists on Amazon ML), a model (on the embedded backend, its weights and
+feature space files too), an evaluation, two data sources and three
+uploaded files. Once its model no longer serves, they are kept for
+MLPIPELINE_RETENTION in case the model is wanted back, then
 :func:`cleanup` deletes them. A run is cleaned when:
 
-* its pipeline has a serving run (:func:`~mlpipeline.serving.serving_run`)
-  and the run finished before it; the serving run itself is never touched;
+* its pipeline has an active model, and the run's model is neither that
+  model nor the previous one (the target of a rollback): those two are
+  never touched, however old;
 * it succeeded, or failed after making some of its entities;
-* the run that took over from it, the next one to succeed, finished more
-  than the retention ago;
+* its retention began more than MLPIPELINE_RETENTION ago. It begins when
+  the run's model stopped being active (the registry's
+  ``deactivated_at``); for a model that was never active, when the gate
+  refused it (``decided_at``); for a failed run, and for models recorded
+  before the registry kept these times, when the next run succeeded;
 * it has not been cleaned yet.
 
 What was deleted is recorded on the run as its ``cleanup`` step. Entities
@@ -25,17 +30,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from mlpipeline.backends import Backend, get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import ResourceNotFoundException
 from mlpipeline.exceptions import BackendError, MlpipelineError, RunNotFound
-from mlpipeline.models import Run, RunStep
-from mlpipeline.serving import serving_run
+from mlpipeline.models import PipelineState, Run, RunStep, TrainedModel
 
-__all__ = ["CLEANUP_STEP", "Cleaned", "cleanup", "stale_runs"]
+__all__ = ["CLEANUP_STEP", "Cleaned", "cleanup", "kept_runs", "stale_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,45 +65,75 @@ class Cleaned:
     error: str = ""
 
 
+def kept_runs(pipeline: str) -> list[Run]:
+    """Return the runs of ``pipeline``'s active and previous models.
+
+    Raise :class:`RunNotFound` when no model is active.
+    """
+    state = (
+        PipelineState.objects.select_related("active_model__run", "previous_model__run")
+        .filter(name=pipeline)
+        .first()
+    )
+    if state is None or state.active_model is None:
+        raise RunNotFound(f"Pipeline {pipeline!r} has no active model.")
+    models = [state.active_model, state.previous_model]
+    return [model.run for model in models if model is not None]
+
+
 def stale_runs(
     pipeline: str, *, now: datetime.datetime, retention: datetime.timedelta
 ) -> list[Run]:
     """Return the runs of ``pipeline`` to clean at ``now``, oldest first."""
     try:
-        serving = serving_run(pipeline)
+        kept = kept_runs(pipeline)
     except RunNotFound:
         return []
-    # TODO: a run counts as taken over when the next run succeeds, which is
-    # when serving_run() switched to it; a registry that promotes models
-    # explicitly should record when it did, and this should read that.
-    older = Q(finished_at__lt=serving.finished_at) | Q(
-        finished_at=serving.finished_at, pk__lt=serving.pk
-    )
     takeovers = sorted(
-        Run.objects.filter(older | Q(pk=serving.pk))
-        .filter(pipeline=pipeline, status=Run.Status.SUCCEEDED)
-        .values_list("finished_at", "pk")
+        Run.objects.filter(
+            pipeline=pipeline, status=Run.Status.SUCCEEDED, finished_at__isnull=False
+        ).values_list("finished_at", "pk")
     )
     cleaned = RunStep.objects.filter(
         name=CLEANUP_STEP, status=RunStep.Status.SUCCEEDED
     ).values("run")
     candidates = (
-        Run.objects.filter(older)
-        .filter(
+        Run.objects.filter(
             pipeline=pipeline,
             status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED],
+            finished_at__isnull=False,
         )
         .exclude(pk__in=cleaned)
+        .exclude(pk__in=[run.pk for run in kept])
+        .select_related("trained_model")
         .order_by("finished_at", "pk")
     )
 
     cutoff = now - retention
     stale = []
     for run in candidates:
-        following = bisect.bisect_right(takeovers, (run.finished_at, run.pk))
-        if following < len(takeovers) and takeovers[following][0] <= cutoff:
+        since = _retained_since(run, takeovers)
+        if since is not None and since <= cutoff:
             stale.append(run)
     return stale
+
+
+def _retained_since(
+    run: Run, takeovers: list[tuple[datetime.datetime, int]]
+) -> datetime.datetime | None:
+    """Return when ``run``'s retention began, or None if it has not."""
+    try:
+        model = run.trained_model
+    except TrainedModel.DoesNotExist:
+        model = None
+    if model is not None and model.deactivated_at is not None:
+        return model.deactivated_at
+    if model is not None and model.activated_at is None and model.decided_at:
+        return model.decided_at
+    # A failed run, or a model that served before the registry recorded
+    # when models stop: its retention begins when the next run succeeded.
+    following = bisect.bisect_right(takeovers, (run.finished_at, run.pk))
+    return takeovers[following][0] if following < len(takeovers) else None
 
 
 def _recorded(run: Run) -> dict[str, list[str]]:
@@ -112,10 +145,14 @@ def _recorded(run: Run) -> dict[str, list[str]]:
     for step_name, kind in _ENTITY_STEPS:
         if step_name in steps and steps[step_name].entity_id:
             found.setdefault(kind, []).append(steps[step_name].entity_id)
-    location = steps["upload"].detail.get("location") if "upload" in steps else None
-    if location:
-        # The Loader uploads the schema beside the features file.
-        found["file"] = [location, location + ".schema"]
+    upload = steps["upload"].detail if "upload" in steps else {}
+    files = [*upload.get("locations", {}).values(), upload.get("schema")]
+    if upload.get("location"):
+        # Runs made before the split by primary key uploaded one features
+        # file, with its schema beside it.
+        files = [upload["location"], upload["location"] + ".schema"]
+    if any(files):
+        found["file"] = [location for location in files if location]
     return found
 
 
@@ -144,18 +181,24 @@ def _delete(backend: Backend, kind: str, entity_id: str) -> bool:
     return True
 
 
-def clean_run(run: Run, backend: Backend, serving: Run) -> dict[str, list[str]]:
+def clean_run(run: Run, backend: Backend, kept: list[Run]) -> dict[str, list[str]]:
     """Delete what ``run`` left in ``backend``; return what was deleted.
 
-    The endpoint goes first, since it costs money while it exists, then the
-    evaluation, the model, the data sources and the uploaded files. The
-    deletions are recorded on the run's ``cleanup`` step as they happen, so
-    a failure keeps the record of what went before it.
+    ``kept`` are the runs of the active and previous models, which are
+    never cleaned, nor are their files deleted. The endpoint goes first,
+    since it costs money while it exists, then the evaluation, the model,
+    the data sources and the uploaded files. The deletions are recorded on
+    the run's ``cleanup`` step as they happen, so a failure keeps the
+    record of what went before it.
     """
-    if run.pk == serving.pk or (run.model_id and run.model_id == serving.model_id):
-        raise ValueError(f"{run} serves its pipeline; it is never cleaned.")
+    for other in kept:
+        if run.pk == other.pk or (run.model_id and run.model_id == other.model_id):
+            raise ValueError(
+                f"{run} holds the active or the previous model of its pipeline; "
+                "it is never cleaned."
+            )
     recorded = _recorded(run)
-    kept = set(_recorded(serving).get("file", []))
+    kept_files = {name for other in kept for name in _recorded(other).get("file", [])}
     deleted: dict[str, list[str]] = {}
 
     with run.step(CLEANUP_STEP) as step:
@@ -173,7 +216,7 @@ def clean_run(run: Run, backend: Backend, serving: Run) -> dict[str, list[str]]:
                 if _delete(backend, kind, entity_id):
                     deleted.setdefault(kind, []).append(entity_id)
         for location in recorded.get("file", []):
-            if location not in kept:
+            if location not in kept_files:
                 backend.delete_upload(location)
                 deleted.setdefault("file", []).append(location)
     logger.info("Cleaned %s: deleted %s", run, deleted)
@@ -207,12 +250,12 @@ def cleanup(
         if dry_run:
             results.extend(Cleaned(run, _recorded(run)) for run in stale)
             continue
-        serving = serving_run(pipeline) if stale else None
+        kept = kept_runs(pipeline) if stale else []
         for run in stale:
             if run.backend not in backends:
                 backends[run.backend] = get_backend(run.backend)
             try:
-                deleted = clean_run(run, backends[run.backend], serving)
+                deleted = clean_run(run, backends[run.backend], kept)
             except MlpipelineError as err:
                 logger.warning("Could not clean %s: %s", run, err)
                 step = run.steps.get(name=CLEANUP_STEP)

@@ -59,7 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "SCHEDULE": {"weekday": 6, "hour": 4, "minute": 0},
     "PIPELINE_SCHEDULES": {},
     # How long the entities and files of a superseded run are kept, counted
-    # from when a newer model took over: a timedelta or a number of days.
+    # from when its model stopped being active: a timedelta or a number of
+    # days.
     "RETENTION": datetime.timedelta(days=14),
     # How far (a fraction of the active model's metric) a new model may fall
     # short of the active one and still be promoted: 0.01 allows 1 %.
@@ -67,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     # Bearer tokens that the prediction API accepts, besides signed-in users
     # holding mlpipeline.predict.
     "API_TOKENS": [],
+    # Largest body, in bytes, of a request to the prediction API or a
+    # realtime endpoint: one record, at most 100 KB in Amazon ML, with room
+    # for JSON's quoting. DATA_UPLOAD_MAX_MEMORY_SIZE applies if smaller.
+    "MAX_REQUEST_BYTES": 128 * 1024,
 }
 
 

@@ -62,9 +62,13 @@ class DryRun:
     run_number: int
     #: Token of that run, which the entity ids carry as well.
     run_token: str
+    #: Rows written to the features file.
     rows: int
     rows_train: int | None
     rows_evaluation: int | None
+    rows_extracted: int = 0
+    #: Rows the transform left out (see ``Pipeline.max_rejected``).
+    rows_rejected: int = 0
     calls: list[Call] = field(default_factory=list)
 
 
@@ -144,7 +148,10 @@ def dry_run(pipeline: Pipeline) -> DryRun:
             rows_path,
             chunk_size=pipeline.chunk_size or settings.CHUNK_SIZE,
         )
-        run.rows_written = transform(layout, rows_path, features_path).rows
+        result = transform(layout, rows_path, features_path)
+        run.rows_written, run.rows_rejected = result.rows, result.rejected
+        run.schema = result.schema
+        run.check_counts()
         # TODO: the Loader logs "Loaded <pipeline> run <n>" here too, with the
         # stand-in metric 0; a dry-run flag on the Loader would let that log
         # line say it was a dry run.
@@ -159,5 +166,7 @@ def dry_run(pipeline: Pipeline) -> DryRun:
         rows=run.rows_written,
         rows_train=run.rows_train,
         rows_evaluation=run.rows_evaluation,
+        rows_extracted=run.rows_extracted,
+        rows_rejected=run.rows_rejected,
         calls=calls,
     )

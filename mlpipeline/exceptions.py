@@ -5,6 +5,7 @@ The tree::
     MlpipelineError
      +-- PipelineDeclarationError   a pipeline's declaration is wrong
      +-- DataError                  the rows cannot make a model
+     +-- DatabaseUnavailable        the connection failed while extracting
      +-- StepFailed                 a backend entity ended FAILED
      +-- StepTimedOut               a backend entity took too long (also a
      |                              TimeoutError)
@@ -21,9 +22,12 @@ carrying the service's message.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BackendError",
     "DataError",
+    "DatabaseUnavailable",
     "MlpipelineError",
     "PipelineDeclarationError",
     "RegistryError",
@@ -38,11 +42,30 @@ class MlpipelineError(Exception):
 
 
 class PipelineDeclarationError(MlpipelineError):
-    """A pipeline names a field, type or option that cannot work."""
+    """A pipeline names a field, type or option that cannot work.
+
+    ``code`` is the id of the system check that reports it (``E001`` is
+    reported as ``mlpipeline.E001``, see :mod:`mlpipeline.checks`), ``hint``
+    says what to change and ``obj`` is what is at fault: a model field, or
+    ``None`` for the pipeline itself. The message is followed by the hint.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "E010", hint: str = "", obj: Any = None
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.hint = hint
+        self.obj = obj
+        super().__init__(f"{message} {hint}" if hint else message)
 
 
 class DataError(MlpipelineError):
     """The extracted rows cannot train a model: empty, one class, bad value."""
+
+
+class DatabaseUnavailable(MlpipelineError):
+    """The database connection failed while a pipeline's rows were read."""
 
 
 class StepFailed(MlpipelineError):

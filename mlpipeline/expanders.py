@@ -23,7 +23,7 @@ import numpy as np
 
 from mlpipeline.exceptions import DataError
 
-__all__ = ["DatePartsExpander", "Expander", "LongIdExpander"]
+__all__ = ["DatePartsExpander", "Expander", "LongIdExpander", "TimePartsExpander"]
 
 _BASE36_DIGITS = string.digits + string.ascii_uppercase
 _BASE36_VALUE = {char: str(value) for value, char in enumerate(_BASE36_DIGITS)}
@@ -299,3 +299,25 @@ class DatePartsExpander(Expander):
                 f"{self.source} value {value!r} is not an ISO date (YYYY-MM-DD)."
             ) from None
         return [str(day.year), str(day.month), str(day.isoweekday())]
+
+
+class TimePartsExpander(Expander):
+    """Expand an ISO time of day into its hour and its minute of the day.
+
+    ``hour`` (0-23) is CATEGORICAL, a cycle like the weekday; ``minute``
+    (0-1439, minutes since midnight) is NUMERIC, for finer effects.
+    """
+
+    def attributes(self) -> list[tuple[str, str]]:
+        return [(self.name("hour"), "CATEGORICAL"), (self.name("minute"), "NUMERIC")]
+
+    def expand(self, value: str) -> list[str]:
+        if not value:
+            return ["", ""]
+        try:
+            moment = datetime.time.fromisoformat(value)
+        except ValueError:
+            raise DataError(
+                f"{self.source} value {value!r} is not an ISO time (HH:MM:SS)."
+            ) from None
+        return [str(moment.hour), str(moment.hour * 60 + moment.minute)]

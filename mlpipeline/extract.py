@@ -26,6 +26,7 @@ text output of them differs from Python's ``repr``/``str``/``isoformat``.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import itertools
 import operator
@@ -36,12 +37,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.db import InterfaceError, OperationalError, connections, models
 from django.db.models import F, Func, QuerySet
 
-from mlpipeline.exceptions import DataError
+from mlpipeline.exceptions import DatabaseUnavailable, DataError
 from mlpipeline.pipeline import Pipeline
-from mlpipeline.schema import Layout
+from mlpipeline.schema import Layout, format_value
+from mlpipeline.split import PK_COLUMN
 
 __all__ = ["copy_sql", "extract", "extract_batches", "iter_rows"]
 
@@ -108,16 +110,48 @@ def extract(
 ) -> int:
     """Write the rows of ``pipeline`` to the CSV file ``path``; count them.
 
-    The file has a header line with the layout's columns. Rows come in
+    The file has a header line with the layout's columns after
+    :data:`~mlpipeline.split.PK_COLUMN`: each row starts with its primary
+    key, which decides its side of the evaluation split. Rows come in
     primary-key order unless the queryset is ordered, so the table is never
     held in memory and the same table gives the same file, whichever path
-    (``COPY``, ``values_list`` or ``row()``) reads it.
+    (``COPY``, ``values_list`` or ``row()``) reads it. Raise
+    :class:`~mlpipeline.exceptions.DatabaseUnavailable` when the database
+    connection fails meanwhile.
     """
     queryset = _ordered(pipeline)
+    with _connection_kept(layout):
+        return _extract(pipeline, layout, queryset, path, chunk_size, progress)
+
+
+@contextlib.contextmanager
+def _connection_kept(layout: Layout) -> Iterator[None]:
+    """Turn a lost database connection into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as err:
+        # Connection-level failures only: a server restarted or a backend
+        # terminated. Errors in the query itself propagate unchanged.
+        cause = (str(err).strip() or type(err).__name__).splitlines()[0]
+        raise DatabaseUnavailable(
+            f"Pipeline {layout.pipeline!r}: the database connection failed while "
+            f"extracting rows ({cause}). Resume the run once the database "
+            "answers; the extract starts again."
+        ) from err
+
+
+def _extract(
+    pipeline: Pipeline,
+    layout: Layout,
+    queryset: QuerySet,
+    path: Path,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> int:
     copy = None if pipeline.uses_row_method else copy_sql(queryset, layout)
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(layout.columns)
+        writer.writerow([PK_COLUMN, *layout.columns])
         if copy is not None:
             file.flush()
             count = _copy(queryset.db, copy, file, progress)
@@ -126,7 +160,7 @@ def extract(
             # The server quoted a value Python would not; start again.
             file.seek(0)
             file.truncate()
-            writer.writerow(layout.columns)
+            writer.writerow([PK_COLUMN, *layout.columns])
         count = _write_chunks(pipeline, layout, queryset, writer, chunk_size, progress)
     return count
 
@@ -141,22 +175,42 @@ def extract_batches(
 ) -> Iterator[list[Sequence[str]]]:
     """Yield the rows of ``pipeline`` as text, ``batch_size`` rows at a time.
 
-    Each batch holds one sequence per column of the layout, and each cell
-    is the text that :func:`extract` writes for it and :mod:`csv` reads
-    back, so the transform can take the rows straight from the database
-    instead of from the extracted file. Rows come in the same order, by
-    the same paths (``COPY``, ``values_list`` or ``row()``); ``chunk_size``
-    rows are fetched per database round trip.
+    Each batch holds one sequence per column of the extracted file: the
+    primary keys first, then the layout's columns; each cell is the text
+    that :func:`extract` writes for it and :mod:`csv` reads back, so the
+    transform can take the rows straight from the database instead of from
+    the extracted file. Rows come in the same order, by the same paths
+    (``COPY``, ``values_list`` or ``row()``); ``chunk_size`` rows are
+    fetched per database round trip. Raise
+    :class:`~mlpipeline.exceptions.DatabaseUnavailable` when the database
+    connection fails meanwhile.
     """
     queryset = _ordered(pipeline)
-    copy = None if pipeline.uses_row_method else copy_sql(queryset, layout, text=True)
-    if copy is not None:
-        yield from _copy_batches(queryset.db, copy, len(layout.columns), progress)
-        return
+    with _connection_kept(layout):
+        text = not pipeline.uses_row_method
+        copy = copy_sql(queryset, layout, text=True) if text else None
+        if copy is not None:
+            width = len(layout.columns) + 1
+            yield from _copy_batches(queryset.db, copy, width, progress)
+            return
+        yield from _text_batches(
+            pipeline, layout, queryset, chunk_size, batch_size, progress
+        )
+
+
+def _text_batches(
+    pipeline: Pipeline,
+    layout: Layout,
+    queryset: QuerySet,
+    chunk_size: int,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> Iterator[list[Sequence[str]]]:
+    """Yield :func:`extract_batches`' batches read by the iterator."""
     count = reported = 0
-    width = len(layout.columns)
+    width = len(layout.columns) + 1
     pending: list[list[Any]] = [[] for _ in range(width)]
-    rows, converters = _rows(pipeline, layout, queryset, chunk_size)
+    rows, converters = _rows(pipeline, layout, queryset, chunk_size, keys=True)
     iterator = iter(rows)
     while True:
         chunk = list(itertools.islice(iterator, chunk_size))
@@ -199,17 +253,19 @@ def copy_sql(
 ) -> tuple[str, tuple] | None:
     """Return the ``COPY`` statement and params of ``queryset``, if any.
 
-    The statement writes CSV; with ``text``, PostgreSQL's text format
-    instead, every cell a string (missing values empty, never ``\\N``).
-    Return ``None`` unless the database is PostgreSQL, there are at least
-    two columns (Python quotes a lone empty cell, PostgreSQL does not) and
-    every column has an exact SQL rendering.
+    The statement selects the primary key, then the layout's columns, and
+    writes CSV; with ``text``, PostgreSQL's text format instead, every cell
+    a string (missing values empty, never ``\\N``). Return ``None`` unless
+    the database is PostgreSQL, there are at least two columns (Python
+    quotes a lone empty cell, PostgreSQL does not) and every column has an
+    exact SQL rendering.
     """
     if connections[queryset.db].vendor != "postgresql" or len(layout.columns) < 2:
         return None
     expressions = {}
     iso = _iso_dates(queryset.db)
-    for i, column in enumerate(layout.columns):
+    columns = [queryset.model._meta.pk.name, *layout.columns]
+    for i, column in enumerate(columns):
         expression = _sql_rendering(queryset.model, column, iso)
         if expression is None:
             return None
@@ -238,23 +294,26 @@ def _iso_dates(alias: str) -> bool:
     return style.replace(" ", "").upper().startswith("ISO,")
 
 
-def _sqlite_texts(queryset: QuerySet, layout: Layout) -> QuerySet | None:
+def _sqlite_texts(queryset: QuerySet, columns: list[str]) -> QuerySet | None:
     """Return ``values_list`` of the columns as text, on SQLite, if it can.
 
     Integers, booleans (stored as 0 and 1) and dates (stored as the ISO
     text Django writes) are cast to text by SQLite and missing values made
     empty, so no cell needs converting in Python, which halves the time
     per row; strings come as they are, for the line break folding.
-    ``None`` unless the database is SQLite and every column is of those.
+    ``None`` unless the database is SQLite and every column is of those,
+    none of a field class that converts what it reads (``from_db_value``).
     """
     if connections[queryset.db].vendor != "sqlite":
         return None
     expressions = {}
-    for i, column in enumerate(layout.columns):
+    for i, column in enumerate(columns):
         field = _field(queryset.model, column)
         while field is not None and field.is_relation:
             one = field.many_to_one or field.one_to_one
             field = field.target_field if one else None
+        if field is None or hasattr(field, "from_db_value"):
+            return None
         if isinstance(field, models.BooleanField):
             expression = _SqliteText(_SqliteInteger(F(column)))
         elif isinstance(field, _INTEGER_FIELDS) or (
@@ -457,7 +516,8 @@ def _write_chunks(
 ) -> int:
     count = 0
     reported = 0
-    for chunk in iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size):
+    chunks = iter_chunks(pipeline, layout, queryset, chunk_size=chunk_size, keys=True)
+    for chunk in chunks:
         writer.writerows(chunk)
         count += len(chunk)
         if progress is not None and count - reported >= PROGRESS_EVERY:
@@ -486,14 +546,16 @@ def iter_chunks(
     queryset: QuerySet,
     *,
     chunk_size: int,
+    keys: bool = False,
 ) -> Iterator[list[Sequence[Any]]]:
     """Yield the rows of ``queryset`` in lists of up to ``chunk_size`` rows.
 
     Each row's cells are what ``csv.writer`` turns into the formatter's
     text: a string, or an ``int``, ``float``, date, ``Decimal`` or ``None``
-    that the writer renders identically (``str``, ``repr``, ``""``).
+    that the writer renders identically (``str``, ``repr``, ``""``). With
+    ``keys``, each row starts with the instance's primary key.
     """
-    rows, converters = _rows(pipeline, layout, queryset, chunk_size)
+    rows, converters = _rows(pipeline, layout, queryset, chunk_size, keys=keys)
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, chunk_size)):
         yield _convert(chunk, converters)
@@ -503,25 +565,34 @@ _Converter = Callable[[list], list]
 
 
 def _rows(
-    pipeline: Pipeline, layout: Layout, queryset: QuerySet, chunk_size: int
+    pipeline: Pipeline,
+    layout: Layout,
+    queryset: QuerySet,
+    chunk_size: int,
+    *,
+    keys: bool,
 ) -> tuple[Iterable[Sequence[Any]], list[_Converter | None]]:
     """Return the rows of ``queryset`` and how to convert each column."""
+    columns, formatters = layout.columns, layout.formatters
+    if keys:
+        columns = [queryset.model._meta.pk.name, *columns]
+        formatters = [format_value, *formatters]
     if pipeline.uses_row_method:
         rows: Iterable[Sequence[Any]] = _rows_from_method(
-            pipeline, layout, queryset.iterator(chunk_size=chunk_size)
+            pipeline, layout, queryset.iterator(chunk_size=chunk_size), keys
         )
-        return rows, [_generic(fmt) for fmt in layout.formatters]
-    columns = zip(layout.columns, layout.formatters, strict=True)
-    texts = _sqlite_texts(queryset, layout)
+        return rows, [_generic(fmt) for fmt in formatters]
+    pairs = list(zip(columns, formatters, strict=True))
+    texts = _sqlite_texts(queryset, columns)
     if texts is not None:
         converters = [
             _texts(fmt) if isinstance(_field(queryset.model, column), _TEXT_FIELDS)
             else None
-            for column, fmt in columns
+            for column, fmt in pairs
         ]  # fmt: skip
         return texts.iterator(chunk_size=chunk_size), converters
-    rows = queryset.values_list(*layout.columns).iterator(chunk_size=chunk_size)
-    return rows, [_converter(queryset.model, column, fmt) for column, fmt in columns]
+    rows = queryset.values_list(*columns).iterator(chunk_size=chunk_size)
+    return rows, [_converter(queryset.model, column, fmt) for column, fmt in pairs]
 
 
 def _columns(
@@ -607,7 +678,7 @@ def _texts(fmt: Callable[[Any], str]) -> Callable[[list], list]:
 
 
 def _rows_from_method(
-    pipeline: Pipeline, layout: Layout, instances: Iterable[Any]
+    pipeline: Pipeline, layout: Layout, instances: Iterable[Any], keys: bool
 ) -> Iterable[Sequence[Any]]:
     width = len(layout.columns)
     for instance in instances:
@@ -617,4 +688,4 @@ def _rows_from_method(
                 f"Pipeline {layout.pipeline!r}: row() returned {len(row)} values "
                 f"for {instance!r} (pk {instance.pk!r}); its fields name {width}."
             )
-        yield row
+        yield (instance.pk, *row) if keys else row

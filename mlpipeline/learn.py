@@ -25,14 +25,15 @@ from mlpipeline import lock, registry
 from mlpipeline.backends import get_backend
 from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
-from mlpipeline.exceptions import RunNotFound
+from mlpipeline.exceptions import DataError, RunNotFound
 from mlpipeline.extract import extract_batches
 from mlpipeline.load import Loader
-from mlpipeline.models import Run
+from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
 from mlpipeline.signals import run_failed, run_succeeded
-from mlpipeline.transform import finish, write_features
+from mlpipeline.split import split_paths
+from mlpipeline.transform import TransformResult, finish, write_features
 
 __all__ = ["STEPS", "learn", "resume", "start"]
 
@@ -186,7 +187,7 @@ def _extract_and_transform(
     progress: Progress | None,
 ) -> None:
     features_path = folder / "features.csv"
-    if run.completed_step("transform") is not None and features_path.exists():
+    if run.completed_step("transform") is not None and _transformed(features_path):
         return
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -200,21 +201,49 @@ def _extract_and_transform(
             pipeline, layout, chunk_size=chunk_size, progress=report
         )
         result = write_features(layout, batches, features_path)
-        run.rows_extracted = result.rows
-        step.record(rows=run.rows_extracted, chunk_size=chunk_size, expanded=True)
+        run.rows_extracted = result.rows_read
+        step.record(
+            rows=run.rows_extracted,
+            chunk_size=chunk_size,
+            columns=layout.columns,
+            expanded=True,
+        )
     run.save()
 
     with run.step("transform") as step:
-        finish(layout, result)
-        step.record(
-            rows=result.rows,
-            missing_targets=result.missing_targets,
-            target_counts=dict(result.target_counts.most_common(100)),
-        )
-    run.rows_written = result.rows
-    run.features_file = str(features_path)
-    run.schema = layout.schema()
+        try:
+            finish(layout, result)
+        except DataError:
+            # Rows refused: keep what the transform counted on the run.
+            _record_transform(run, step, result)
+            raise
+        _record_transform(run, step, result)
+        run.features_file = str(features_path)
+        run.schema = result.schema
+        run.split = layout.split.as_dict()
+        run.check_counts()
     run.save()
+
+
+def _record_transform(run: Run, step: RunStep, result: TransformResult) -> None:
+    """Put what the transform counted on the run and on its step."""
+    run.rows_written = result.rows
+    run.rows_rejected = result.rejected
+    run.rejections = result.rejections
+    run.save()
+    step.record(
+        rows=result.rows,
+        split_rows=result.split_rows,
+        rejected=result.rejected,
+        missing_targets=result.missing_targets,
+        target_counts=dict(result.target_counts.most_common(100)),
+        warnings=result.warnings,
+    )
+
+
+def _transformed(features_path: Path) -> bool:
+    """Return whether the transform's files of ``features_path`` exist."""
+    return all(path.exists() for path in split_paths(features_path).values())
 
 
 def _transformed_run(pipeline: Pipeline) -> Run:
@@ -224,7 +253,7 @@ def _transformed_run(pipeline: Pipeline) -> Run:
         .order_by("-started_at", "-pk")
         .first()
     )
-    if run is None or not Path(run.features_file).exists():
+    if run is None or not _transformed(Path(run.features_file)):
         raise RunNotFound(
             f"Pipeline {name!r} has no transformed run to load; run "
             f"'manage.py learn {name} --only transform' first."

@@ -1,10 +1,11 @@
-"""Load: hand the features file to a backend and build a served model.
+"""Load: hand the features files to a backend and build a served model.
 
 The :class:`Loader` drives the steps of the original rake task on whichever
-backend a pipeline uses: upload the file, create a training and an
-evaluation data source (a seeded random split and its complement, with
-statistics), train the model, evaluate it and create its realtime endpoint,
-waiting for each. Every step is recorded on the run.
+backend a pipeline uses: upload the training and evaluation files (split by
+primary key, see :mod:`mlpipeline.split`) and their schema, create a data
+source of each file (whole, with statistics), train the model, evaluate it
+and create its realtime endpoint, waiting for each. Every step is recorded
+on the run.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 
 from mlpipeline import preflight
 from mlpipeline.backends import Backend
-from mlpipeline.exceptions import DataError, PipelineDeclarationError
+from mlpipeline.exceptions import PipelineDeclarationError
 from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline
 from mlpipeline.schema import Layout
+from mlpipeline.split import SIDES, split_paths
 from mlpipeline.transform import schema_path
 
-__all__ = ["Loader", "entity_ids", "rearrangements", "training_parameters"]
+__all__ = ["Loader", "entity_ids", "training_parameters"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,23 +53,6 @@ def entity_ids(run: Run) -> dict[str, str]:
         "model": f"ml-{base}",
         "evaluation": f"ev-{base}",
     }
-
-
-def rearrangements(percent: int, seed: str) -> tuple[dict, dict]:
-    """Return the DataRearrangement of the training and evaluation sources."""
-    # TODO: the split is Amazon ML's seeded random one over byte offsets, so
-    # the evaluation rows change whenever the table changes and the registry
-    # gate compares metrics measured on different rows. Assigning each row by
-    # a hash of its primary key and the pipeline's seed (a split column, or
-    # two files, written by the transform, read the same way by both
-    # backends) would keep last week's and this week's rows comparable.
-    splitting = {
-        "percentBegin": 0,
-        "percentEnd": percent,
-        "strategy": "random",
-        "strategyParams": {"randomSeed": seed},
-    }
-    return {"splitting": splitting}, {"splitting": {**splitting, "complement": True}}
 
 
 def training_parameters(pipeline: Pipeline) -> dict[str, str]:
@@ -123,53 +108,48 @@ class Loader:
         backend.heartbeat = heartbeat
 
     def load(self, run: Run, pipeline: Pipeline, layout: Layout, path: Path) -> None:
-        """Load the features file ``path`` of ``run`` and record each step.
+        """Load the features files of ``run`` and record each step.
 
+        ``path`` is the ``features_path`` the transform step was given: the
+        files of both sides are :func:`~mlpipeline.split.split_paths` of it.
         On return the run holds the model id, its endpoint URL, the metric
         and the row counts of both data sources. Errors propagate after the
         failing step is recorded; nothing after that step is created.
         """
         ids = entity_ids(run)
-        schema = layout.schema()
-        splits = dict(
-            zip(
-                ("train", "evaluation"),
-                rearrangements(pipeline.train_percent, pipeline.get_seed()),
-                strict=True,
-            )
-        )
+        # The transform's schema: it excludes what the rows showed useless.
+        schema = run.schema or layout.schema()
+        files = split_paths(path)
 
         if run.completed_step("upload") is None:
             # What the service would refuse only after the upload and a wait.
             preflight.check(
                 self.backend,
                 layout,
-                path,
+                list(files.values()),
                 ids=ids,
                 parameters=training_parameters(pipeline),
                 recipe=pipeline.recipe,
             )
         upload = self._step(run, "upload", lambda step: self._upload(run, path, step))
-        location = upload["location"]
 
-        for kind, split in splits.items():
+        for kind in SIDES:
             detail = self._step(
                 run,
                 f"{kind}_datasource",
-                lambda step, kind=kind, split=split: self._data_source(
+                lambda step, kind=kind: self._data_source(
                     run,
                     ids[f"{kind}_datasource"],
                     kind,
-                    path,
-                    location,
+                    files[kind],
+                    upload["locations"][kind],
                     schema,
-                    split,
                     step,
                 ),
             )
             setattr(run, f"rows_{kind}", detail["rows"])
         run.save()
-        _check_counts(run)
+        run.check_counts()
 
         parameters = training_parameters(pipeline)
         self._step(
@@ -216,15 +196,22 @@ class Loader:
     ) -> None:
         """Create entity ``entity_id`` unless an earlier attempt did.
 
-        An entity that an earlier attempt left running, on a backend whose
-        jobs run in-process, is created again with the same parameters: the
-        engine reruns it if its process died and otherwise changes nothing.
+        An entity that an earlier attempt left running or FAILED, on a
+        backend whose jobs run in-process, is created again with the same
+        parameters: the engine reruns it if its process died or it failed
+        for an internal reason (a storage fault), and otherwise changes
+        nothing, so a failure caused by the data stays.
         """
         found = self.backend.describe(kind, entity_id) if self._retrying else None
-        running = found is not None and found["Status"] in ("PENDING", "INPROGRESS")
+        again = ("PENDING", "INPROGRESS", "FAILED")
         if found is None:
             create()
-        elif running and self.backend.jobs_run_here:
+        # TODO: Amazon ML keeps a FAILED entity's id for ever, so a resumed
+        # run whose entity failed for the service's own reasons fails again
+        # ("reused" below) and only a new run helps; an attempt number in
+        # entity_ids, raised when an entity is found FAILED, would let such a
+        # run resume under fresh ids.
+        elif found["Status"] in again and self.backend.jobs_run_here:
             detail = f"{kind} {entity_id} was left {found['Status']}"
             run.add_event("resubmitted", detail)
             create()
@@ -233,10 +220,21 @@ class Loader:
             run.add_event("reused", detail)
 
     def _upload(self, run: Run, path: Path, step: RunStep) -> None:
-        name = f"uploads/{run.pipeline}-{run.pk}-{run.token}-{path.name}"
-        location = self.backend.upload(path, name)
-        self.backend.upload(schema_path(path), name + ".schema")
-        step.record(location=location)
+        """Upload each side's features file, then their schema.
+
+        The backend checks every file it uploads; a step cut short uploads
+        all three again, replacing what it had put.
+        """
+        prefix = f"uploads/{run.pipeline}-{run.pk}-{run.token}-"
+        locations = {
+            kind: self.backend.upload(file, prefix + file.name)
+            for kind, file in split_paths(path).items()
+        }
+        schema = schema_path(path)
+        step.record(
+            locations=locations,
+            schema=self.backend.upload(schema, prefix + schema.name),
+        )
 
     def _data_source(
         self,
@@ -246,10 +244,9 @@ class Loader:
         path: Path,
         location: str,
         schema: dict[str, Any],
-        split: dict[str, Any],
         step: RunStep,
     ) -> None:
-        step.record(entity, rearrangement=split)
+        step.record(entity, location=location)
         self._create_once(
             run,
             "datasource",
@@ -259,13 +256,12 @@ class Loader:
                 name=f"{run.pipeline} run {run.pk} {kind} data",
                 location=location,
                 schema=schema,
-                rearrangement=split,
             ),
         )
         found = self.backend.wait("datasource", entity)
         rows = _record_count(found)
         if rows is None:
-            rows = self.backend.count_selected(path, split)
+            rows = self.backend.count_records(path)
         step.record(rows=rows, statistics=found.get("Statistics"))
         _warn_invalid(run.pipeline, kind, found)
 
@@ -325,15 +321,6 @@ class Loader:
             self.backend.create_realtime_endpoint(model)
         info = self.backend.wait_for_endpoint(model)
         step.record(url=info["EndpointUrl"])
-
-
-def _check_counts(run: Run) -> None:
-    counts = (run.rows_train, run.rows_evaluation)
-    if None not in counts and sum(counts) != run.rows_written:
-        raise DataError(
-            f"Pipeline {run.pipeline!r} run {run.pk}: the data sources hold "
-            f"{counts[0]} + {counts[1]} rows, but {run.rows_written} were written."
-        )
 
 
 def _warn_invalid(pipeline: str, kind: str, data_source: dict[str, Any]) -> None:

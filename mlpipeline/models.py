@@ -19,8 +19,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
+
+from mlpipeline.exceptions import DataError
 
 __all__ = ["PipelineState", "Run", "RunStep", "TrainedModel"]
 
@@ -29,6 +31,25 @@ def new_token() -> str:
     """Return 6 random lower-case letters and digits for a run's entity ids."""
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def reconnect_if_lost(alias: str) -> None:
+    """Drop database connection ``alias`` if an error left it unusable.
+
+    The next query opens a new connection, so a run whose connection died
+    mid-step (a restarted server, a terminated backend) can still record
+    its failure. Nothing is done inside a transaction, which is lost anyway
+    and must be rolled back by whoever opened it.
+    """
+    connection = connections[alias]
+    if (
+        connection.connection is None
+        or connection.in_atomic_block
+        or not connection.errors_occurred
+    ):
+        return
+    if not connection.is_usable():
+        connection.close()
 
 
 class PipelineState(models.Model):
@@ -115,12 +136,20 @@ class Run(models.Model):
     model_type = models.CharField(max_length=20, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Rows counted at each step; :meth:`check_counts` says how they add up.
     rows_extracted = models.PositiveBigIntegerField(null=True, blank=True)
     rows_written = models.PositiveBigIntegerField(null=True, blank=True)
+    rows_rejected = models.PositiveBigIntegerField(null=True, blank=True)
+    #: The first few rejected rows: each names its line and its value.
+    rejections = models.JSONField(default=list, blank=True)
     rows_train = models.PositiveBigIntegerField(null=True, blank=True)
     rows_evaluation = models.PositiveBigIntegerField(null=True, blank=True)
     features_file = models.CharField(max_length=500, blank=True)
     schema = models.JSONField(null=True, blank=True)
+    #: The rule that put each row on the training or evaluation side
+    #: (:meth:`mlpipeline.split.SplitRule.as_dict`); empty for runs made
+    #: before rows were split by primary key.
+    split = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     model_id = models.CharField(max_length=64, blank=True)
     endpoint_url = models.CharField(max_length=2048, blank=True)
@@ -133,7 +162,10 @@ class Run(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["pipeline", "status", "-started_at"])]
-        permissions = [("resume_run", "Can resume a run")]
+        permissions = [
+            ("resume_run", "Can resume a run"),
+            ("download_data", "Can download a run's features file"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pipeline} run {self.pk} ({self.status})"
@@ -162,6 +194,7 @@ class Run(models.Model):
         except BaseException as err:
             step.status = RunStep.Status.FAILED
             step.error = str(err) or type(err).__name__
+            reconnect_if_lost(step._state.db or "default")
             raise
         else:
             step.status = RunStep.Status.SUCCEEDED
@@ -181,7 +214,29 @@ class Run(models.Model):
         )
         self.save(update_fields=["events"])
 
+    def check_counts(self) -> None:
+        """Raise :class:`DataError` unless the row counts known so far add up.
+
+        Every extracted row is either written or rejected, and every
+        written row goes to training or to evaluation.
+        """
+        extracted, written = self.rows_extracted, self.rows_written
+        rejected = self.rows_rejected or 0
+        if None not in (extracted, written) and extracted != written + rejected:
+            raise DataError(
+                f"Pipeline {self.pipeline!r} run {self.pk}: {extracted} rows were "
+                f"extracted, but {written} written and {rejected} rejected."
+            )
+        split = (self.rows_train, self.rows_evaluation)
+        if None not in (written, *split) and sum(split) != written:
+            raise DataError(
+                f"Pipeline {self.pipeline!r} run {self.pk}: the data sources hold "
+                f"{split[0]} + {split[1]} rows, but {written} were written."
+            )
+
     def fail(self, error: BaseException) -> None:
+        """Record the run as failed by ``error``, also on a lost connection."""
+        reconnect_if_lost(self._state.db or "default")
         self.status = self.Status.FAILED
         self.error = str(error) or type(error).__name__
         self.finished_at = timezone.now()
@@ -226,8 +281,8 @@ class TrainedModel(models.Model):
     """A model one run trained, as the registry records it.
 
     Rows are written once, when the run's load has finished; afterwards only
-    the decision fields (the gate's or a person's verdict and its reason)
-    and ``activated_at`` change.
+    the decision fields (the gate's or a person's verdict and its reason),
+    ``activated_at`` and ``deactivated_at`` change.
     """
 
     class Decision(models.TextChoices):
@@ -247,6 +302,9 @@ class TrainedModel(models.Model):
     #: Backend ids of the data sources and evaluation, by kind.
     entity_ids = models.JSONField(default=dict, blank=True)
     schema = models.JSONField(null=True, blank=True)
+    #: The rule that chose the evaluation rows, as the run recorded it; the
+    #: gate notes when two compared models were evaluated by different ones.
+    split = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     rows_written = models.PositiveBigIntegerField(null=True, blank=True)
     rows_train = models.PositiveBigIntegerField(null=True, blank=True)
@@ -257,6 +315,11 @@ class TrainedModel(models.Model):
     metric_value = models.FloatField(null=True, blank=True)
     baseline = models.FloatField(null=True, blank=True)
     evaluation = models.JSONField(null=True, blank=True)
+    #: The evaluation rows' score (BINARY) or residual (REGRESSION)
+    #: histogram, made when the model was recorded; see
+    #: :func:`mlpipeline.engine.metrics.score_histogram`. Null when the
+    #: backend gave none.
+    distribution = models.JSONField(null=True, blank=True)
     #: Versions of Python and the libraries that trained the model.
     library_versions = models.JSONField(default=dict, blank=True)
     trained_at = models.DateTimeField(null=True, blank=True)
@@ -270,6 +333,9 @@ class TrainedModel(models.Model):
     decided_by = models.CharField(max_length=150, blank=True)
     #: When this model last became active (promotion or rollback).
     activated_at = models.DateTimeField(null=True, blank=True)
+    #: When another model last took over from this one; cleanup_models
+    #: counts MLPIPELINE_RETENTION from here.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -32,6 +32,7 @@ __all__ = [
     "REGRESSION",
     "Pipeline",
     "PipelineRegistry",
+    "check_name",
     "register",
     "site",
 ]
@@ -75,7 +76,8 @@ class Pipeline:
     row_id: ClassVar[str | None] = None
     #: Share of rows, in percent, in the training data source.
     train_percent: ClassVar[int] = 70
-    #: Seed of the random split; the pipeline's name when not set.
+    #: Seed of the split by primary key (:mod:`mlpipeline.split`); the
+    #: pipeline's name when not set.
     seed: ClassVar[str | None] = None
     #: Amazon ML training parameters, e.g. ``{"sgd.maxPasses": 20}``.
     sgd: ClassVar[Mapping[str, Any]] = {}
@@ -83,6 +85,10 @@ class Pipeline:
     recipe: ClassVar[str | None] = None
     #: Alias in MLPIPELINE_BACKENDS; MLPIPELINE_DEFAULT_BACKEND when not set.
     backend: ClassVar[str | None] = None
+    #: Largest share of the extracted rows that the transform may reject (a
+    #: value an expander cannot read) and leave out of the features file; a
+    #: run rejecting more fails, naming the first rows. 0 rejects none.
+    max_rejected: ClassVar[float] = 0.001
     #: Rows per database round trip; MLPIPELINE_CHUNK_SIZE when not set.
     chunk_size: ClassVar[int | None] = None
 
@@ -106,17 +112,41 @@ class Pipeline:
 
     @classmethod
     def get_name(cls) -> str:
+        """Return the pipeline's name, checked by :func:`check_name`."""
         if cls.name:
-            return cls.name
+            return check_name(cls.name)
         words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", cls.__name__)
         name = "_".join(word.lower() for word in words)
-        return name.removesuffix("_pipeline") or name
+        return check_name(name.removesuffix("_pipeline") or name)
 
     def get_seed(self) -> str:
         return self.get_name() if self.seed is None else str(self.seed)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.get_name()!r}>"
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` if it can name a pipeline; else raise an error.
+
+    A pipeline's name becomes part of folder names, storage names and
+    backend ids, so it may hold only lower-case letters, digits and
+    underscores: nothing that could lead a path out of its folder. Raise
+    :class:`PipelineDeclarationError` otherwise, saying what is wrong.
+    """
+    if isinstance(name, str) and _NAME_PATTERN.fullmatch(name):
+        return name
+    text = str(name)
+    if any(mark in text for mark in ("/", "\\", "\0", "..")):
+        raise PipelineDeclarationError(
+            f"Pipeline name {name!r} holds a path separator, '..' or a NUL byte; "
+            "pipeline names name folders and files, so use lower-case letters, "
+            "digits and underscores only."
+        )
+    raise PipelineDeclarationError(
+        f"Pipeline name {name!r} must start with a lower-case letter and "
+        "hold at most 32 lower-case letters, digits and underscores."
+    )
 
 
 class PipelineRegistry:
@@ -134,11 +164,6 @@ class PipelineRegistry:
                 f"register() takes a Pipeline subclass, not {pipeline_class!r}."
             )
         name = pipeline_class.get_name()
-        if not _NAME_PATTERN.match(name):
-            raise PipelineDeclarationError(
-                f"Pipeline name {name!r} must start with a lower-case letter and "
-                "hold at most 32 lower-case letters, digits and underscores."
-            )
         registered = self._pipelines.get(name)
         if registered is not None and type(registered) is not pipeline_class:
             raise PipelineDeclarationError(

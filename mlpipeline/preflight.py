@@ -11,7 +11,9 @@ jobs. It checks, from the service's limits (spec sections 3, 12.2 and 16):
   recipe of at most 131,071 characters;
 * the training parameters, when the backend asks for it (the embedded
   engine checks them itself when the model is created);
-* the features file: no observation (line) over 102,400 bytes.
+* the features files: each one's header is the schema's attributes (else
+  the first column that differs is named), and no observation (line) is
+  over 102,400 bytes.
 
 The number of classes (at least two, at most 100 for MULTICLASS) is checked
 by the transform step while it writes the file, earlier still.
@@ -23,9 +25,10 @@ rows :class:`~mlpipeline.exceptions.DataError`.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mlpipeline.backends import Backend
@@ -34,6 +37,7 @@ from mlpipeline.engine.errors import InvalidInputException
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.schema import Layout
+from mlpipeline.transform import check_header
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_SCHEMA_CHARS", "check"]
 
@@ -45,17 +49,17 @@ _ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 def check(
     backend: Backend,
     layout: Layout,
-    path: Path,
+    paths: Sequence[Path],
     *,
     ids: Mapping[str, str],
     parameters: Mapping[str, str],
     recipe: str | None,
 ) -> None:
-    """Raise if Amazon ML would refuse to load the features file ``path``.
+    """Raise if Amazon ML would refuse to load the features files ``paths``.
 
     ``ids`` are the entity ids the run will create, ``parameters`` and
     ``recipe`` what its model will be trained with; the parameters are
-    checked only when ``backend.preflight_parameters`` is true. Reads the
+    checked only when ``backend.preflight_parameters`` is true. Reads each
     file once; creates nothing.
     """
     name = layout.pipeline
@@ -76,7 +80,8 @@ def check(
                 f"Pipeline {name!r} has training parameters Amazon ML refuses: "
                 f"{err} Change sgd in its declaration."
             ) from None
-    _check_rows(layout, path)
+    for path in paths:
+        _check_rows(layout, path)
 
 
 def _check_schema(layout: Layout, recipe: str | None) -> None:
@@ -102,6 +107,9 @@ def _check_schema(layout: Layout, recipe: str | None) -> None:
 
 
 def _check_rows(layout: Layout, path: Path) -> None:
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), None)
+    check_header(layout.pipeline, path, header, layout.attribute_names)
     with open(path, "rb") as handle:
         for line_no, line in enumerate(handle, start=1):
             size = len(line.rstrip(b"\r\n"))

@@ -5,11 +5,12 @@ Each run that trains a model leaves a :class:`~mlpipeline.models.TrainedModel`
 active model only if its evaluation metric beats the baseline and falls short
 of the active model's by no more than MLPIPELINE_PROMOTION_MARGIN (a fraction
 of the active model's metric); otherwise the refusal is recorded with its
-reason and both metrics. :func:`force_promote` activates a model whatever
-the gate says, for a user holding ``mlpipeline.promote_model``, and
-:func:`rollback` makes the previous model active again, as long as
-``cleanup_models`` has not deleted it (MLPIPELINE_RETENTION after it was
-replaced).
+reason and both metrics. The reason notes when the two models' evaluation
+rows were chosen by different split rules (:mod:`mlpipeline.split`).
+:func:`force_promote` activates a model whatever the gate says, for a user
+holding ``mlpipeline.promote_model``, and :func:`rollback` makes the previous
+model active again; ``cleanup_models`` never deletes the active or the
+previous model.
 
 Every change of the active model is one transaction on the pipeline's
 :class:`~mlpipeline.models.PipelineState` row: the active and previous
@@ -21,6 +22,7 @@ processes check before each prediction. The signals of
 from __future__ import annotations
 
 import logging
+import math
 import platform
 from importlib import metadata
 from typing import Any
@@ -34,6 +36,7 @@ from mlpipeline.exceptions import RegistryError, RunNotFound
 from mlpipeline.load import entity_ids
 from mlpipeline.models import PipelineState, Run, TrainedModel
 from mlpipeline.signals import model_promoted, model_refused, model_rolled_back
+from mlpipeline.split import describe as describe_split
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -85,6 +88,7 @@ def record(run: Run) -> TrainedModel:
         endpoint_url=run.endpoint_url,
         entity_ids={key: value for key, value in ids.items() if key != "model"},
         schema=run.schema,
+        split=run.split,
         parameters=run.parameters,
         rows_written=run.rows_written,
         rows_train=run.rows_train,
@@ -94,6 +98,8 @@ def record(run: Run) -> TrainedModel:
         metric_value=run.metric_value,
         baseline=run.baseline,
         evaluation=run.evaluation,
+        # The engine's evaluation reports it; Amazon ML's gives no histogram.
+        distribution=(run.evaluation or {}).get("histogram"),
         library_versions=_library_versions(),
         trained_at=steps["model"].finished_at if "model" in steps else None,
     )
@@ -106,6 +112,9 @@ def judge(
     name, value = model.metric_name, model.metric_value
     if value is None:
         return False, f"Model {model.model_id} has no evaluation metric."
+    if not math.isfinite(value):
+        # NaN compares false with everything, so no later test would stop it.
+        return False, f"Model {model.model_id} has the non-finite {name} {value}."
     lower = name in LOWER_IS_BETTER
     baseline = model.baseline
     if baseline is not None:
@@ -125,15 +134,34 @@ def judge(
     reference = active.metric_value
     shortfall = value - reference if lower else reference - value
     allowed = margin * abs(reference)
+    note = _split_note(model, active)
     if shortfall > allowed:
         return False, (
             f"{name} {value:.4f} falls short of the active model "
             f"{active.model_id}'s {reference:.4f} by more than the "
-            f"{margin:.1%} margin ({allowed:.4f})."
+            f"{margin:.1%} margin ({allowed:.4f}).{note}"
         )
     return True, (
         f"{name} {value:.4f}{_versus(baseline)}, against the active model "
-        f"{active.model_id}'s {reference:.4f} (margin {margin:.1%})."
+        f"{active.model_id}'s {reference:.4f} (margin {margin:.1%}).{note}"
+    )
+
+
+def _split_note(model: TrainedModel, active: TrainedModel) -> str:
+    """Return what the gate says when two models' evaluation rows differ.
+
+    Models whose rows were split by the same rule are scored on the same
+    rows, bar the rows added or removed since. Models split otherwise (a
+    changed seed or train_percent, or a model from before the split by
+    primary key) are still compared, since refusing to compare would let a
+    much worse model through, but the reason says their rows differ.
+    """
+    if model.split == active.split:
+        return ""
+    return (
+        f" The two were scored on different evaluation rows: this model's were "
+        f"chosen by {describe_split(model.split)}, the active model's by "
+        f"{describe_split(active.split)}."
     )
 
 
@@ -302,13 +330,22 @@ def _locked_state(pipeline: str) -> PipelineState:
 
 
 def _activate(state: PipelineState, model: TrainedModel) -> None:
-    """Point ``state`` at ``model``; the caller holds the row's lock."""
+    """Point ``state`` at ``model``; the caller holds the row's lock.
+
+    The model that stops being active gets ``deactivated_at``, from which
+    cleanup_models counts its retention.
+    """
+    now = timezone.now()
+    replaced = state.active_model
     if state.active_model_id != model.pk:
         state.previous_model_id = state.active_model_id
+        if replaced is not None:
+            replaced.deactivated_at = now
+            replaced.save(update_fields=["deactivated_at"])
     state.active_model = model
     state.version += 1
     state.save(update_fields=["active_model", "previous_model", "version"])
-    model.activated_at = timezone.now()
+    model.activated_at = now
     model.save(update_fields=["activated_at"])
 
 

@@ -1,6 +1,8 @@
 """HTTP endpoints: the embedded engine's realtime endpoints, answering like
 Amazon ML's, and the prediction API, which answers with each pipeline's
-active model on either backend.
+active model on either backend. Both answer only callers with a token of
+MLPIPELINE_API_TOKENS or signed-in users holding ``mlpipeline.predict``
+(:func:`_refusal`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from django.conf import settings as django_settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
-from mlpipeline.exceptions import BackendError, RunNotFound
+from mlpipeline.exceptions import (
+    BackendError,
+    PipelineDeclarationError,
+    RunNotFound,
+)
+from mlpipeline.pipeline import check_name
 from mlpipeline.schema import format_value
 from mlpipeline.serving import (
     embedded_predict,
@@ -56,6 +65,59 @@ def _record(body: Any) -> dict[str, str]:
     return record
 
 
+def _body_limit() -> int:
+    """Return how many bytes a request body may hold."""
+    limit = int(settings.MAX_REQUEST_BYTES)
+    django_limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit if django_limit is None else min(limit, django_limit)
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return _error(
+        "InvalidInputException",
+        f"The request body is larger than {limit} bytes; send one record.",
+        413,
+    )
+
+
+def _oversized(request: HttpRequest) -> JsonResponse | None:
+    """Return a 413 when the declared body is over the limit, else None.
+
+    Only the Content-Length header is read, so an oversized body is refused
+    before any of it is read, and before a sign-in's CSRF check parses it.
+    """
+    limit = _body_limit()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    return _too_large(limit) if declared > limit else None
+
+
+def _json_body(request: HttpRequest) -> tuple[Any, JsonResponse | None]:
+    """Return the request's body parsed as JSON, or the error to answer."""
+    limit = _body_limit()
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return None, _too_large(limit)
+    if len(raw) > limit:
+        return None, _too_large(limit)
+    try:
+        return json.loads(raw or b"null"), None
+    except RecursionError:
+        # A valid but deeply nested document exhausts the parser's stack.
+        return None, _error(
+            "InvalidInputException",
+            "The request body nests arrays or objects too deeply to read; send "
+            "a Record of plain values.",
+        )
+    except ValueError as err:
+        return None, _error(
+            "InvalidInputException", f"The request body is not JSON: {err}."
+        )
+
+
 def _method_not_allowed(request: HttpRequest) -> JsonResponse:
     response = _error(
         "MethodNotAllowed",
@@ -72,8 +134,16 @@ def _unauthorized(message: str) -> JsonResponse:
     return response
 
 
+@sensitive_variables("header", "token", "given")
 def _refusal(request: HttpRequest) -> JsonResponse | None:
-    """Return the answer to a caller who may not predict, or None."""
+    """Return the answer to a caller who may not predict, or None.
+
+    A caller may predict with ``Authorization: Bearer <token>`` naming a
+    token of MLPIPELINE_API_TOKENS, or as a signed-in user holding
+    ``mlpipeline.predict`` whose request passes Django's CSRF check. The
+    answer is a JSON error: 401 without credentials or with a wrong token,
+    403 for a failed CSRF check or a missing permission.
+    """
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -142,25 +212,26 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     """
     if request.method != "POST":
         return _method_not_allowed(request)
-    refused = _refusal(request)
+    refused = _oversized(request) or _refusal(request)
     if refused is not None:
         return refused
-    try:
-        body = json.loads(request.body or b"null")
-    except RequestDataTooBig:
-        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _error(
-            "InvalidInputException",
-            f"The request body is larger than {limit} bytes; send one record.",
-            413,
-        )
-    except ValueError as err:
-        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    body, refused = _json_body(request)
+    if refused is not None:
+        return refused
     try:
         record = _record(body)
         top = _top(body)
     except ValueError as err:
         return _error("InvalidInputException", str(err))
+    try:
+        check_name(pipeline)
+    except PipelineDeclarationError:
+        return _error(
+            "ResourceNotFoundException",
+            f"No pipeline is named {pipeline!r}; pipeline names are lower-case "
+            "letters, digits and underscores.",
+            404,
+        )
     try:
         prediction = predict(pipeline, record, top=top)
     except RunNotFound as err:
@@ -172,38 +243,39 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     return JsonResponse({"Prediction": prediction})
 
 
-def openapi(request: HttpRequest) -> HttpResponse:
-    """Return the OpenAPI description of the prediction API."""
-    text = (Path(__file__).parent / "openapi.json").read_text()
-    return HttpResponse(text, content_type="application/json")
+def openapi(request: HttpRequest) -> JsonResponse:
+    """Return the OpenAPI description of the prediction API.
+
+    Its server is where the project mounted mlpipeline's URLs, and its
+    session cookie the project's SESSION_COOKIE_NAME, so the description
+    holds for this project whatever its URL configuration.
+    """
+    document = json.loads((Path(__file__).parent / "openapi.json").read_text())
+    mount = reverse("mlpipeline:openapi").removesuffix("/openapi.json")
+    document["servers"] = [{"url": mount}]
+    session = document["components"]["securitySchemes"]["session"]
+    session["name"] = django_settings.SESSION_COOKIE_NAME
+    return JsonResponse(document)
 
 
-# TODO: the realtime endpoints answer anyone who can reach them, as Amazon
-# ML's answer any signed request; keep them behind the project's network
-# rules, or send clients to the prediction API, which checks who asks.
 @csrf_exempt
 def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     """Answer a Predict request for embedded model ``model_id``.
 
     The body is Amazon ML's Predict request (``{"Record": {...}}``; an
     ``MLModelId`` must match the URL). The answer is ``{"Prediction": ...}``
-    or an error ``{"__type": ..., "message": ...}``, always JSON.
+    or an error ``{"__type": ..., "message": ...}``, always JSON. Callers
+    are checked as the prediction API checks them (:func:`_refusal`), as
+    Amazon ML's endpoints answer only signed requests.
     """
     if request.method != "POST":
         return _method_not_allowed(request)
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _error(
-            "InvalidInputException",
-            f"The request body is larger than {limit} bytes; send one record.",
-            413,
-        )
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as err:
-        return _error("InvalidInputException", f"The request body is not JSON: {err}.")
+    refused = _oversized(request) or _refusal(request)
+    if refused is not None:
+        return refused
+    body, refused = _json_body(request)
+    if refused is not None:
+        return refused
     try:
         record = _record(body)
     except ValueError as err:

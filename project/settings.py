@@ -96,6 +96,9 @@ MLPIPELINE_ENDPOINT_BASE_URL = os.environ.get(
     "MLPIPELINE_ENDPOINT_BASE_URL", "http://127.0.0.1:8000"
 )
 MLPIPELINE_WORK_DIR = BASE_DIR / "var" / "mlpipeline"
+# Tokens that the prediction API and the realtime endpoints accept, separated
+# by spaces; bin/demo makes one for each demo.
+MLPIPELINE_API_TOKENS = os.environ.get("MLPIPELINE_API_TOKENS", "").split()
 
 # Celery: Redis (or any broker) when CELERY_BROKER_URL is set; otherwise
 # tasks run in-process, eagerly, and no worker or broker is needed.

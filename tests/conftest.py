@@ -1,9 +1,21 @@
 import random
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mlpipeline.pipeline import site
 from project.demo.models import Insured
+
+# Property tests: no example database left in the work tree, no timing (the
+# machine is shared), and examples may share a test's database and folders,
+# since each cleans up after itself.
+settings.register_profile(
+    "mlpipeline",
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("mlpipeline")
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ MLPIPELINE_WORK_DIR = _TMP / "work"
 MLPIPELINE_POLL_DELAY = 0.0
 # Queued runs run inline, so a test sees their end.
 MLPIPELINE_EAGER_IN_THREAD = False
+# A test-only app with a model of every field type.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.fieldzoo"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 

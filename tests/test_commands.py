@@ -82,8 +82,12 @@ def test_only_transform_then_only_load(registered, insured_rows):
     registered(InsurancePipeline)
 
     out, _ = run_learn("cmd_insurance", only="transform")
-    assert out.startswith("cmd_insurance: run ")
-    assert "transformed 400 rows" in out
+    run = Run.objects.get()
+    folder = run.features_file.removesuffix("features.csv")
+    assert out == (
+        f"cmd_insurance: run {run.pk} transformed 400 rows into "
+        f"{folder}features-train.csv and {folder}features-evaluation.csv\n"
+    )
 
     out, _ = run_learn("cmd_insurance", only="load")
     assert "BinaryAUC" in out
@@ -131,3 +135,40 @@ def test_resume_continues_a_failed_run(registered, insured_rows, monkeypatch):
 def test_resume_of_an_unknown_run(db):
     with pytest.raises(CommandError, match="There is no run 404"):
         run_learn(resume=404)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ask_endpoints_sends_the_first_api_token_over_http(
+    registered, insured_rows, live_server, settings
+):
+    settings.MLPIPELINE_ENDPOINT_BASE_URL = live_server.url
+    settings.MLPIPELINE_API_TOKENS = ["demo-token", "other"]
+    registered(InsurancePipeline)
+    run_learn("cmd_insurance")
+    run = Run.objects.get()
+    out = StringIO()
+
+    call_command("ask_endpoints", "cmd_insurance", stdout=out)
+
+    first = Insured.objects.order_by("pk").first()
+    line = out.getvalue()
+    assert line.startswith(f"cmd_insurance: {run.endpoint_url} answered '")
+    assert line.endswith(f"; true value {'1' if first.insurance else '0'!r}\n")
+    with pytest.raises(CommandError, match=r"answered 401: .*no token of MLPIPE"):
+        call_command("ask_endpoints", "cmd_insurance", token="wrong", stdout=out)
+
+
+def test_ask_endpoints_without_a_token_says_where_to_set_one(
+    registered, insured_rows, settings
+):
+    settings.MLPIPELINE_API_TOKENS = []
+    registered(InsurancePipeline)
+    run_learn("cmd_insurance")
+
+    with pytest.raises(CommandError) as refused:
+        call_command("ask_endpoints", "cmd_insurance", stdout=StringIO())
+
+    assert str(refused.value) == (
+        "The embedded endpoints answer only callers with a token; set "
+        "MLPIPELINE_API_TOKENS or pass --token."
+    )

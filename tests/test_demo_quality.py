@@ -1,12 +1,31 @@
 """The demo pipelines on the real data sets reach the promised quality."""
 
 import pytest
+from django.apps import apps
+from django.core.management.color import no_style
+from django.db import connection
 
 from mlpipeline.learn import learn
 from mlpipeline.pipeline import site
 from project.demo import datasets
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def keys_from_one():
+    """Number the demo rows from 1, whatever earlier tests inserted.
+
+    Rows go to the evaluation split by their primary key, so the metrics
+    below are those of one known split on either database.
+    """
+    tables = [
+        {"table": model._meta.db_table, "column": model._meta.pk.column}
+        for model in apps.get_app_config("demo").get_models()
+    ]
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_by_name_sql(no_style(), tables):
+            cursor.execute(sql)
 
 
 def accuracy(report):
@@ -25,13 +44,12 @@ def learned(pipeline_name, loader):
 
 
 def test_health_insurance_auc():
-    """AUC >= 0.75 on average over five random 70/30 splits.
+    """AUC >= 0.75 on average over five 70/30 splits by primary key.
 
-    One split's AUC moves by about 0.01 with the seed on this data set: on
-    the pipeline's own split (seed "health_insurance") a fully converged
-    logistic regression, like the engine, reaches 0.748, while most other
-    splits give 0.75 to 0.78. So the mean of five splits is asserted, and
-    each split must stay near it.
+    One split's AUC moves by about 0.01 with the seed on this data set: the
+    five seeds below give 0.750 to 0.768 (the third decimal moves with the
+    model's id, which seeds its shuffle). So the mean of five splits is
+    asserted, and each split must stay near it.
     """
     rows = datasets.load_insured()
     pipeline_class = type(site.get("health_insurance"))

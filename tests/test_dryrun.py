@@ -11,6 +11,7 @@ from mlpipeline.dryrun import dry_run
 from mlpipeline.exceptions import DataError
 from mlpipeline.learn import learn
 from mlpipeline.models import Run, RunStep
+from mlpipeline.schema import layout_for
 from project.demo.models import Insured
 
 pytestmark = pytest.mark.django_db
@@ -41,19 +42,29 @@ def test_dry_run_lists_the_calls_of_a_whole_run_and_keeps_nothing(insured_rows, 
     assert found.rows == 400
     assert found.rows_train + found.rows_evaluation == 400
     assert [call.method for call in found.calls] == [
-        "upload", "upload",
+        "upload", "upload", "upload",
         "create_data_source_from_s3", "get_data_source",
         "create_data_source_from_s3", "get_data_source",
         "create_ml_model", "get_ml_model",
         "create_evaluation", "get_evaluation",
         "create_realtime_endpoint", "get_ml_model",
     ]  # fmt: skip
-    upload = found.calls[0].params
-    name = f"uploads/dry_insurance-{found.run_number}-{found.run_token}-features.csv"
-    assert (upload["File"], upload["Location"]) == ("features.csv", name)
-    spec = found.calls[2].params["DataSpec"]
-    assert spec["DataLocationS3"] == name
-    assert json.loads(spec["DataRearrangement"])["splitting"]["percentEnd"] == 70
+    name = f"uploads/dry_insurance-{found.run_number}-{found.run_token}-features"
+    assert [
+        (call.params["File"], call.params["Location"]) for call in found.calls[:3]
+    ] == [
+        ("features-train.csv", f"{name}-train.csv"),
+        ("features-evaluation.csv", f"{name}-evaluation.csv"),
+        ("features.csv.schema", f"{name}.csv.schema"),
+    ]
+    # Each data source is a whole file: the transform split the rows.
+    assert found.calls[3].params["DataSpec"] == {
+        "DataLocationS3": f"{name}-train.csv",
+        "DataSchema": json.dumps(layout_for(InsurancePipeline()).schema()),
+    }
+    assert found.calls[5].params["DataSpec"]["DataLocationS3"] == (
+        f"{name}-evaluation.csv"
+    )
 
 
 def test_dry_run_counts_rows_as_a_real_run_does(insured_rows):
@@ -75,7 +86,8 @@ def test_learn_dry_run_prints_one_line_per_call(registered, insured_rows):
     assert err == ""
     assert header.startswith("dry_insurance: dry run on backend 'embedded', 400 rows (")
     assert header.endswith("Nothing was uploaded or created. The calls:")
-    assert [line.split(" ")[2] for line in calls][:3] == [
+    assert [line.split(" ")[2] for line in calls][:4] == [
+        "upload",
         "upload",
         "upload",
         "create_data_source_from_s3",

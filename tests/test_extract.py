@@ -42,9 +42,9 @@ def test_extract_writes_header_and_rows_in_primary_key_order(tmp_path):
 
     assert count == 2
     assert read(path) == [
-        ["age", "gender", "married", "insurance"],
-        ["61", "male", "1", "1"],
-        ["23", "female", "0", "0"],
+        ["(primary key)", "age", "gender", "married", "insurance"],
+        [str(second.pk), "61", "male", "1", "1"],
+        [str(first.pk), "23", "female", "0", "0"],
     ]
 
 
@@ -54,7 +54,7 @@ def test_extract_formats_missing_values_floats_and_line_breaks(tmp_path):
         fields = ["country", "historical_adr", "agent", "avg_price_per_room"]
         target = "avg_price_per_room"
 
-    HotelBooking.objects.create(
+    booking = HotelBooking.objects.create(
         avg_price_per_room=80.5, lead_time=1, stays_in_weekend_nights=0,
         stays_in_week_nights=1, adults=2, children=0, babies=0, meal="none",
         country="", market_segment="direct", distribution_channel="direct",
@@ -71,7 +71,7 @@ def test_extract_formats_missing_values_floats_and_line_breaks(tmp_path):
 
     extract(pipeline, layout_for(pipeline), path, chunk_size=100)
 
-    assert read(path)[1] == ["", "0.1", "first second, third", "80.5"]
+    assert read(path)[1] == [str(booking.pk), "", "0.1", "first second, third", "80.5"]
     assert path.read_text().count("\n") == 2
 
 
@@ -100,13 +100,17 @@ def test_extract_calls_the_row_method_when_defined(tmp_path):
         def row(self, insured):
             return [f"{insured.age // 10 * 10}s", insured.insurance]
 
-    make_insured(age=47)
+    insured = make_insured(age=47)
     path = tmp_path / "rows.csv"
     pipeline = Derived()
 
     extract(pipeline, layout_for(pipeline), path, chunk_size=10)
 
-    assert read(path) == [["age_band", "insurance"], ["40s", "1"]]
+    # The primary key comes along, for the evaluation split.
+    assert read(path) == [
+        ["(primary key)", "age_band", "insurance"],
+        [str(insured.pk), "40s", "1"],
+    ]
 
 
 def test_row_method_with_wrong_width_names_the_row(tmp_path):

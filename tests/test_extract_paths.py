@@ -116,16 +116,16 @@ def test_dates_ids_and_relations_render_alike(tmp_path, monkeypatch):
 
 @postgres_only
 def test_a_lone_end_of_data_marker_falls_back_to_the_iterator(tmp_path):
-    Policy.objects.create(number="A1", plan="\\.")
-    Policy.objects.create(number="A2", plan="Term")
+    first = Policy.objects.create(number="A1", plan="\\.")
+    second = Policy.objects.create(number="A2", plan="Term")
     pipeline = PolicyPlanPipeline()
 
     extract(pipeline, layout_for(pipeline), tmp_path / "rows.csv", chunk_size=10)
 
     assert (tmp_path / "rows.csv").read_text().splitlines() == [
-        "number,plan",
-        "A1,\\.",
-        "A2,Term",
+        "(primary key),number,plan",
+        f"{first.pk},A1,\\.",
+        f"{second.pk},A2,Term",
     ]
 
 
@@ -164,15 +164,15 @@ def test_iterator_formats_dates_like_the_formatter(tmp_path):
         fields = ["meal", "arrival_date", "is_repeated_guest", "avg_price_per_room"]
         target = "avg_price_per_room"
 
-    booking(meal="a\nb")
+    made = booking(meal="a\nb")
     pipeline = Dates()
     path = tmp_path / "rows.csv"
 
     extract(pipeline, layout_for(pipeline), path, chunk_size=10)
 
     assert path.read_text().splitlines() == [
-        "meal,arrival_date,is_repeated_guest,avg_price_per_room",
-        "a b,2017-03-04,1,0.1",
+        "(primary key),meal,arrival_date,is_repeated_guest,avg_price_per_room",
+        f"{made.pk},a b,2017-03-04,1,0.1",
     ]
 
 
@@ -227,14 +227,20 @@ def test_batches_from_the_database_expand_to_the_file_transform_writes(
     path, pipeline_class, tmp_path, monkeypatch
 ):
     """The rows learn takes straight from the database give the features
-    file that extracting to a file and transforming it gives, byte for
-    byte, whichever path reads them."""
+    files and schema that extracting to a file and transforming it give,
+    byte for byte, whichever path reads them."""
     if path == "copy" and connection.vendor != "postgresql":
         pytest.skip("COPY needs PostgreSQL")
     if path == "iterator":
         monkeypatch.setattr("mlpipeline.extract.copy_sql", lambda *args, **kw: None)
     fill_demo_tables()
     fill_arrivals()
+    # Enough rows for both sides of the split, with a target that varies.
+    Policy.objects.bulk_create(
+        Policy(number=f"XYZ{i:05d}", plan=f"p{i % 3}") for i in range(30)
+    )
+    for i in range(30):
+        booking(meal=f"m{i % 3}", arrival_date=datetime.date(2020, 1, 1 + i % 28))
     pipeline = pipeline_class()
     layout = layout_for(pipeline)
     extract(pipeline, layout, tmp_path / "rows.csv", chunk_size=3)
@@ -244,16 +250,21 @@ def test_batches_from_the_database_expand_to_the_file_transform_writes(
     batches = extract_batches(pipeline, layout, chunk_size=3, progress=seen.append)
     result = finish(layout, write_features(layout, batches, tmp_path / "fused.csv"))
 
-    fused = (tmp_path / "fused.csv").read_bytes()
-    assert fused == (tmp_path / "expected.csv").read_bytes()
-    assert (
-        result.rows == {PolicyPlanPipeline: len(AWKWARD), Arrivals: 4}[pipeline_class]
-    )
-    assert (result.rows, result.target_counts) == (
+    for side in ("train", "evaluation"):
+        fused = (tmp_path / f"fused-{side}.csv").read_bytes()
+        assert fused == (tmp_path / f"expected-{side}.csv").read_bytes()
+    assert (tmp_path / "fused.csv.schema").read_text() == (
+        tmp_path / "expected.csv.schema"
+    ).read_text()
+    extracted = {PolicyPlanPipeline: len(AWKWARD) + 30, Arrivals: 34}[pipeline_class]
+    assert result.rows_read == extracted
+    assert (result.rows, result.rejected, result.split_rows, result.target_counts) == (
         expected.rows,
+        expected.rejected,
+        expected.split_rows,
         expected.target_counts,
     )
-    assert seen == [result.rows]
+    assert seen == [extracted]
 
 
 sqlite_only = pytest.mark.skipif(
@@ -274,7 +285,8 @@ def test_sqlite_text_casts_write_what_python_converts(
     fill_demo_tables()
     fill_arrivals()
     pipeline = pipeline_class()
-    assert extract_module._sqlite_texts(pipeline.get_queryset(), layout_for(pipeline))
+    columns = layout_for(pipeline).columns
+    assert extract_module._sqlite_texts(pipeline.get_queryset(), columns)
 
     cast, converted = extract_both(pipeline, tmp_path, monkeypatch)
 
@@ -290,7 +302,47 @@ def test_floats_are_not_cast_to_text_by_sqlite():
         {"model": HotelBooking, "fields": ["avg_price_per_room", "meal"],
          "target": "avg_price_per_room"},
     )()  # fmt: skip
-    assert (
-        extract_module._sqlite_texts(pipeline.get_queryset(), layout_for(pipeline))
-        is None
-    )
+    columns = layout_for(pipeline).columns
+    assert extract_module._sqlite_texts(pipeline.get_queryset(), columns) is None
+
+
+def test_field_types_with_a_sql_rendering_copy_alike(tmp_path, monkeypatch):
+    """On PostgreSQL the COPY, on SQLite the text casts, give the file the
+    iterator's conversions in Python give, for every field type they take."""
+    from tests.fieldzoo.models import Keeper, Specimen
+
+    class Zoo(Pipeline):
+        model = Specimen
+        fields = [
+            "char", "char_null", "text", "email", "slug", "url", "integer", "big",
+            "small", "positive", "positive_small", "positive_big", "flag", "maybe",
+            "answer", "size", "level", "day", "keeper", "profile", "kind",
+        ]  # fmt: skip
+        target = "kind"
+
+    keeper = Keeper.objects.create(name="k")
+    # Without "\\.", which COPY quotes; the file would come from the iterator.
+    texts = [text for text in AWKWARD if text != "\\."]
+    for i, text in enumerate(texts):
+        Specimen.objects.create(
+            char=text, char_null=text or None, text=text, email=text[:5],
+            slug="s", url=text, integer=-i, big=2**62 + i, small=-i,
+            positive=i, positive_small=i, positive_big=2**63 - 1 - i,
+            flag=i % 2 == 0, maybe=[None, True, False][i % 3],
+            answer=["yes", "no", ""][i % 3], size="sml"[i % 3], level=i % 3 + 1,
+            day=datetime.date(2024, 1, 1) + datetime.timedelta(days=i),
+            keeper=keeper if i % 2 else None, profile=keeper if i == 3 else None,
+            kind=text[:10] or "k",
+        )  # fmt: skip
+    Specimen.objects.create(kind="nulls")
+    pipeline = Zoo()
+    queryset, columns = pipeline.get_queryset(), layout_for(pipeline).columns
+    if connection.vendor == "postgresql":
+        assert copy_sql(queryset, layout_for(pipeline)) is not None
+    else:
+        assert extract_module._sqlite_texts(queryset, columns) is not None
+
+    copied, iterated = extract_both(pipeline, tmp_path, monkeypatch)
+
+    assert copied == iterated
+    assert copied.count(b"\n") == len(texts) + 2

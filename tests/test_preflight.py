@@ -36,17 +36,19 @@ class InsurancePipeline(Pipeline):
 
 
 def run_check(layout, path, backend=CHECKS_PARAMETERS, **changes):
+    """Check the training file ``path`` and an empty evaluation file."""
     options = {
         "ids": entity_ids(Run(pk=7, pipeline=layout.pipeline, token="tok123")),
         "parameters": DEFAULT_PARAMETERS,
         "recipe": None,
         **changes,
     }
-    check(backend, layout, path, **options)
+    evaluation = write(path.parent, "age,insurance", name="features-evaluation.csv")
+    check(backend, layout, [path, evaluation], **options)
 
 
-def write(tmp_path, *lines):
-    path = tmp_path / "features.csv"
+def write(tmp_path, *lines, name="features-train.csv"):
+    path = tmp_path / name
     path.write_text("".join(line + "\n" for line in lines))
     return path
 
@@ -62,7 +64,9 @@ def test_a_multiclass_target_with_101_classes_fails_before_the_upload(db):
 
     assert str(refused.value) == (
         "Pipeline 'plans': target 'plan' has 101 classes; Amazon ML's MULTICLASS "
-        "models take at most 100."
+        "models take at most 100. Group the rare classes into fewer in "
+        "get_queryset() or row(), or, if the target is a quantity, train a "
+        "REGRESSION model."
     )
     run = Run.objects.get()
     assert run.status == Run.Status.FAILED
@@ -79,9 +83,33 @@ def test_an_observation_over_100_kb_is_refused_with_its_line(tmp_path):
         run_check(layout, path)
 
     assert str(refused.value) == (
-        "Pipeline 'insurance': line 3 of features.csv holds 102401 bytes; Amazon "
-        "ML skips observations over 102400 bytes. Shorten or exclude its longest "
-        "text values."
+        "Pipeline 'insurance': line 3 of features-train.csv holds 102401 bytes; "
+        "Amazon ML skips observations over 102400 bytes. Shorten or exclude its "
+        "longest text values."
+    )
+
+
+def test_the_evaluation_file_is_checked_too(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    train = write(tmp_path, "age,insurance", "30,0")
+    evaluation = write(
+        tmp_path, "age,insurance", "3" * 102_399 + ",1", name="features-evaluation.csv"
+    )
+
+    with pytest.raises(DataError) as refused:
+        check(
+            CHECKS_PARAMETERS,
+            layout,
+            [train, evaluation],
+            ids={},
+            parameters=DEFAULT_PARAMETERS,
+            recipe=None,
+        )
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance': line 2 of features-evaluation.csv holds 102401 "
+        "bytes; Amazon ML skips observations over 102400 bytes. Shorten or exclude "
+        "its longest text values."
     )
 
 
@@ -149,3 +177,40 @@ def test_a_recipe_over_131071_characters_is_refused(tmp_path):
 
     with pytest.raises(PipelineDeclarationError, match="a recipe of 131072 char"):
         run_check(layout, path, recipe="x" * 131072)
+
+
+def test_a_features_file_whose_header_differs_from_its_schema_is_refused(tmp_path):
+    layout = layout_for(InsurancePipeline())
+    path = write(tmp_path, "age,insured", "30,1")
+
+    with pytest.raises(DataError) as refused:
+        run_check(layout, path)
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance': the header of features-train.csv differs from its "
+        "schema at column 2: it has 'insured' where its schema has 'insurance'. "
+        "Run the step that writes it again."
+    )
+
+
+def test_too_few_rows_for_the_split_stop_the_run_before_the_upload(db):
+    person = dict(
+        health=True, limit=False, gender="f", married=False, selfemp=False,
+        family=1, region="s", ethnicity="c", education="g",
+    )  # fmt: skip
+    Insured.objects.bulk_create(
+        Insured(age=20 + i, insurance=i % 2 == 0, **person) for i in range(12)
+    )
+
+    with pytest.raises(DataError) as refused:
+        learn(InsurancePipeline())
+
+    assert str(refused.value) == (
+        "Pipeline 'insurance' has 12 rows with a target; a 70/30 split into "
+        "training and evaluation needs at least 17, so that each side gets 5 or "
+        "more. Add rows, or widen get_queryset()."
+    )
+    run = Run.objects.get()
+    assert (run.status, run.rows_extracted, run.rows_written) == ("failed", 12, 12)
+    assert run.steps.get(name="extract").detail["columns"] == ["age", "insurance"]
+    assert not default_storage.exists("uploads")

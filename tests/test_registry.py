@@ -23,8 +23,17 @@ class InsurancePipeline(Pipeline):
     target = "insurance"
 
 
-def trained(metric, *, name="BinaryAUC", baseline=0.5, pipeline="insurance"):
-    """Return a registered model with this metric, as a finished run leaves."""
+RULE = {"method": "sha256(seed|pk)", "seed": "insurance", "train_percent": 70}
+
+
+def trained(
+    metric, *, name="BinaryAUC", baseline=0.5, pipeline="insurance", split=None
+):
+    """Return a registered model with this metric, as a finished run leaves.
+
+    ``split`` is the rule that chose its evaluation rows; by default none is
+    recorded, as for runs made before the split by primary key.
+    """
     run = Run.objects.create(
         pipeline=pipeline,
         backend="embedded",
@@ -33,6 +42,7 @@ def trained(metric, *, name="BinaryAUC", baseline=0.5, pipeline="insurance"):
         metric_name=name,
         metric_value=metric,
         baseline=baseline,
+        split=split or {},
     )
     run.model_id = f"ml-{pipeline}-{run.pk}"
     run.save()
@@ -148,6 +158,67 @@ def test_lower_rmse_is_better(value, promoted):
     assert PipelineState.objects.get(name="insurance").active_model == expected
 
 
+def test_models_split_by_the_same_rule_are_compared_without_a_note():
+    active = registry.decide(trained(0.9, split=RULE))
+
+    model = registry.decide(trained(0.905, split=RULE))
+
+    assert model.split == RULE
+    assert model.decision_reason == (
+        "BinaryAUC 0.9050 beats the baseline 0.5000, against the active model "
+        f"{active.model_id}'s 0.9000 (margin 1.0%)."
+    )
+
+
+def test_a_model_split_by_another_rule_is_compared_with_a_note():
+    active = registry.decide(trained(0.9, split=RULE))
+
+    model = registry.decide(trained(0.95, split={**RULE, "seed": "other"}))
+
+    assert model.decision == TrainedModel.Decision.PROMOTED
+    assert model.decision_reason == (
+        "BinaryAUC 0.9500 beats the baseline 0.5000, against the active model "
+        f"{active.model_id}'s 0.9000 (margin 1.0%). The two were scored on "
+        "different evaluation rows: this model's were chosen by sha256(seed|pk) "
+        "with seed 'other' and 70 % training rows, the active model's by "
+        "sha256(seed|pk) with seed 'insurance' and 70 % training rows."
+    )
+
+
+def test_a_model_from_before_the_split_by_key_is_still_compared():
+    """A much worse model is refused, though its rows were chosen otherwise."""
+    active = registry.decide(trained(0.9))
+
+    model = registry.decide(trained(0.7, split=RULE))
+
+    assert model.decision == TrainedModel.Decision.REFUSED
+    assert model.decision_reason == (
+        f"BinaryAUC 0.7000 falls short of the active model {active.model_id}'s "
+        "0.9000 by more than the 1.0% margin (0.0090). The two were scored on "
+        "different evaluation rows: this model's were chosen by sha256(seed|pk) "
+        "with seed 'insurance' and 70 % training rows, the active model's by a "
+        "seeded random split of the file's byte offsets (runs made before the "
+        "split by primary key)."
+    )
+
+
+def test_a_switch_stamps_when_the_replaced_model_stopped():
+    old = registry.decide(trained(0.8))
+    assert old.deactivated_at is None
+    new = registry.decide(trained(0.9))
+
+    old.refresh_from_db()
+    assert old.deactivated_at == new.activated_at
+    assert new.deactivated_at is None
+
+    registry.rollback("insurance")
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert new.deactivated_at == old.activated_at
+    assert old.activated_at > new.activated_at
+
+
 def test_rollback_restores_the_previous_model_and_a_second_undoes_it(
     sent, django_capture_on_commit_callbacks
 ):
@@ -235,6 +306,7 @@ def test_learn_promotes_its_model_then_refuses_a_worse_one(insured_rows):
     assert model.compared_with == first.metric_value
     assert model.model_id == second.model_id
     assert model.rows_train + model.rows_evaluation == 400
+    assert model.split == second.split == RULE
     assert set(model.statistics) == {"train", "evaluation"}
     assert model.entity_ids == {
         "train_datasource": f"ds-insurance-{second.pk}-{second.token}-train",

@@ -106,3 +106,40 @@ def test_resuming_a_succeeded_run_is_refused(insured_rows):
 
     with pytest.raises(Exception, match=f"Run {run.pk} of 'insurance' has already"):
         resume(run)
+
+
+def test_a_run_cut_off_between_uploads_uploads_both_sides_again(
+    insured_rows, monkeypatch
+):
+    real_upload = EmbeddedBackend.upload
+    tried = []
+
+    def upload(self, path, name):
+        tried.append(path.name)
+        if path.name == "features-evaluation.csv" and tried.count(path.name) == 1:
+            raise WorkerDied(f"killed while uploading {name}")
+        return real_upload(self, path, name)
+
+    monkeypatch.setattr(EmbeddedBackend, "upload", upload)
+    with pytest.raises(WorkerDied):
+        learn(InsurancePipeline())
+    run = Run.objects.get()
+    transformed = run.steps.get(name="transform").finished_at
+    Insured.objects.all().delete()
+
+    resumed = resume(run)
+
+    # The split files the transform made are reused, whole.
+    assert resumed.status == Run.Status.SUCCEEDED
+    assert resumed.steps.get(name="transform").finished_at == transformed
+    assert tried == [
+        "features-train.csv", "features-evaluation.csv",
+        "features-train.csv", "features-evaluation.csv", "features.csv.schema",
+    ]  # fmt: skip
+    assert resumed.rows_train + resumed.rows_evaluation == 400
+    prefix = f"insurance-{run.pk}-{run.token}-features"
+    assert sorted(default_storage.listdir("uploads")[1]) == [
+        f"{prefix}-evaluation.csv",
+        f"{prefix}-train.csv",
+        f"{prefix}.csv.schema",
+    ]

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
 
 from mlpipeline import Pipeline
 from mlpipeline.backends import get_backend
@@ -18,14 +20,79 @@ class InsurancePipeline(Pipeline):
     target = "insurance"
 
 
+TOKEN = "endpoint-token"
+
+
+@pytest.fixture(autouse=True)
+def tokens(settings):
+    settings.MLPIPELINE_API_TOKENS = ["another-token", TOKEN]
+
+
 @pytest.fixture
 def run(insured_rows):
     return learn(InsurancePipeline())
 
 
-def post(client, url, body):
+def post(client, url, body, token=TOKEN):
     data = body if isinstance(body, str) else json.dumps(body)
-    return client.post(url, data, content_type="application/json")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(url, data, content_type="application/json", headers=headers)
+
+
+def test_without_credentials_the_endpoint_answers_401(client, run):
+    response = post(client, run.endpoint_url, {"Record": {"age": "61"}}, token="")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="mlpipeline"'
+    assert response.json() == {
+        "__type": "UnauthorizedException",
+        "message": "Send a token ('Authorization: Bearer <token>') or sign in.",
+    }
+
+
+@pytest.mark.parametrize("header", ["Bearer guess", "Basic endpoint-token", "Bearer"])
+def test_a_wrong_token_is_a_401(client, run, header):
+    response = client.post(
+        run.endpoint_url,
+        json.dumps({"Record": {}}),
+        content_type="application/json",
+        headers={"Authorization": header},
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "__type": "UnauthorizedException",
+        "message": "The Authorization header holds no token of "
+        "MLPIPELINE_API_TOKENS; send 'Authorization: Bearer <token>'.",
+    }
+
+
+def test_a_signed_in_user_needs_the_permission_and_a_csrf_token(run):
+    user = User.objects.create_user("reader", password="pw")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/login/")  # sets the csrftoken cookie
+    csrf = {"X-CSRFToken": client.cookies["csrftoken"].value}
+    body = json.dumps({"Record": {"age": "61"}})
+
+    def ask(headers):
+        return client.post(
+            run.endpoint_url, body, content_type="application/json", headers=headers
+        )
+
+    refused = ask(csrf)
+    user.user_permissions.add(Permission.objects.get(codename="predict"))
+    forged = ask({})
+    answered = ask(csrf)
+
+    assert (refused.status_code, refused.json()["message"]) == (
+        403,
+        "User 'reader' may not predict; grant the permission mlpipeline.predict.",
+    )
+    assert forged.status_code == 403
+    assert forged.json()["message"].startswith("CSRF check failed")
+    assert answered.status_code == 200
+    assert answered.json() == post(Client(), run.endpoint_url, json.loads(body)).json()
 
 
 def test_endpoint_answers_a_record_like_amazon_ml(client, run):

@@ -1,17 +1,12 @@
 """Settings of the Celery worker that the integration tests start.
 
-The test passes the test database's name and its file folders in the
-environment, so the worker works on what the test sees.
+Those of any process a test starts (:mod:`tests.process_settings`), plus an
+embedded backend slow enough to kill the worker mid-training and a broker
+that gives a dead worker's message back quickly.
 """
 
-import os
+from tests.process_settings import *  # noqa: F403
 
-from tests.settings import *  # noqa: F403
-
-DATABASES["default"]["NAME"] = os.environ["WORKER_DATABASE_NAME"]  # noqa: F405
-MEDIA_ROOT = os.environ["WORKER_MEDIA_ROOT"]
-MLPIPELINE_WORK_DIR = os.environ["WORKER_WORK_DIR"]
-MLPIPELINE_LOCK_TIMEOUT = float(os.environ.get("WORKER_LOCK_TIMEOUT", "3"))
 MLPIPELINE_BACKENDS = {
     "embedded": {
         "BACKEND": "tests.integration.slow_backend.SlowEmbeddedBackend",

@@ -20,12 +20,27 @@ from django.utils.module_loading import import_string
 from mlpipeline.backends.base import Backend
 from mlpipeline.conf import settings
 
-__all__ = ["Backend", "get_backend"]
+__all__ = ["Backend", "backend_class", "get_backend"]
 
 
 def get_backend(alias: str | None = None) -> Backend:
-    """Return a new instance of the backend configured under ``alias``."""
+    """Return a new instance of the backend configured under ``alias``.
+
+    Raise ``ImproperlyConfigured`` for an alias that is not configured, a
+    class that cannot be imported (see :func:`backend_class`) or options
+    the backend refuses.
+    """
     alias = alias or settings.DEFAULT_BACKEND
+    config = settings.BACKENDS.get(alias) or {}
+    return backend_class(alias)(alias, **config.get("OPTIONS", {}))
+
+
+def backend_class(alias: str) -> type[Backend]:
+    """Return the class configured under ``alias``, without making one.
+
+    Raise ``ImproperlyConfigured`` when no backend has that alias or its
+    ``BACKEND`` is not the dotted path of a class.
+    """
     backends = settings.BACKENDS
     try:
         config = backends[alias]
@@ -35,10 +50,9 @@ def get_backend(alias: str | None = None) -> Backend:
             f"MLPIPELINE_BACKENDS has no backend {alias!r}; configured: {known}."
         ) from None
     try:
-        backend_class = import_string(config["BACKEND"])
+        return import_string(config["BACKEND"])
     except (KeyError, ImportError) as err:
         raise ImproperlyConfigured(
             f"MLPIPELINE_BACKENDS[{alias!r}]['BACKEND'] must be the dotted path of "
             f"a backend class: {err}"
         ) from err
-    return backend_class(alias, **config.get("OPTIONS", {}))

@@ -50,7 +50,7 @@ import zlib
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -288,6 +288,14 @@ def _size_and_crc32(path: Path) -> tuple[int, str]:
     return size, base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
 
 
+def _bucket_and_key(location: str) -> tuple[str, str]:
+    match = _S3_URL.fullmatch(location)
+    if match is None:
+        raise ValueError(f"{location!r} is not an s3://bucket/key URL.")
+    bucket, key = match.groups()
+    return bucket, key
+
+
 def _facts(upload: dict[str, Any]) -> str:
     return (
         f"{upload['bytes']} bytes, CRC32 {upload['CRC32']}, "
@@ -441,12 +449,21 @@ class AmazonBackend(Backend):
         return location
 
     def delete_upload(self, location: str) -> None:
-        match = _S3_URL.fullmatch(location)
-        if match is None:
-            raise ValueError(f"{location!r} is not an s3://bucket/key URL.")
-        bucket, key = match.groups()
+        bucket, key = _bucket_and_key(location)
         try:
             self.s3_storage(bucket).delete(key)
+        except ClientError as err:
+            _raise_translated(err, region=self.region)
+
+    def open_upload(self, location: str) -> IO[bytes]:
+        bucket, key = _bucket_and_key(location)
+        storage = self.s3_storage(bucket)
+        # django-storages opens lazily; ask first, so a deleted upload is a
+        # FileNotFoundError here rather than an error on the first read.
+        try:
+            if not storage.exists(key):
+                raise FileNotFoundError(f"{location} does not exist.")
+            return storage.open(key, "rb")
         except ClientError as err:
             _raise_translated(err, region=self.region)
 

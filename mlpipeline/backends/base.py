@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mlpipeline.conf import settings
-from mlpipeline.engine.csvio import count_selected
-from mlpipeline.engine.split import parse_rearrangement
+from mlpipeline.engine.csvio import count_records
 from mlpipeline.exceptions import StepFailed, StepTimedOut
 
 __all__ = ["Backend"]
@@ -96,6 +95,13 @@ class Backend:
         """Delete the file that :meth:`upload` put at ``location``."""
         raise NotImplementedError
 
+    def open_upload(self, location: str) -> IO[bytes]:
+        """Open the file that :meth:`upload` put at ``location`` for reading.
+
+        Raise FileNotFoundError when it is gone (``cleanup_models``).
+        """
+        raise NotImplementedError
+
     def create_data_source(
         self,
         data_source_id: str,
@@ -103,16 +109,20 @@ class Backend:
         name: str,
         location: str,
         schema: dict[str, Any],
-        rearrangement: dict[str, Any],
+        rearrangement: dict[str, Any] | None = None,
     ) -> None:
+        """Make a data source of the file at ``location``, with statistics.
+
+        ``rearrangement`` (a DataRearrangement) selects records of the file;
+        without it the data source holds them all.
+        """
+        spec = {"DataLocationS3": location, "DataSchema": json.dumps(schema)}
+        if rearrangement is not None:
+            spec["DataRearrangement"] = json.dumps(rearrangement)
         self.client.create_data_source_from_s3(
             DataSourceId=data_source_id,
             DataSourceName=name,
-            DataSpec={
-                "DataLocationS3": location,
-                "DataSchema": json.dumps(schema),
-                "DataRearrangement": json.dumps(rearrangement),
-            },
+            DataSpec=spec,
             ComputeStatistics=True,
         )
 
@@ -225,18 +235,15 @@ class Backend:
                 )
             time.sleep(self.poll_delay)
 
-    def count_selected(self, path: Path, rearrangement: dict[str, Any]) -> int:
-        """Return how many records of the features file a split keeps.
+    def count_records(self, path: Path) -> int:
+        """Return how many records the local features file ``path`` holds.
 
-        ``rearrangement`` is a DataRearrangement. The Loader asks when the
-        backend does not report the count; Amazon ML returns none for a data
-        source. The count follows the embedded engine's split rule: Amazon
-        ML's own rule for random splits is unpublished, so the service's
-        split may differ from this count by a few records. The features file
-        always has a header line.
+        The Loader asks when the backend does not report the count of a
+        data source made of the whole file; Amazon ML reports none. Counted
+        as the engine counts a data source's records (the header line and
+        empty lines do not count).
         """
-        parsed = parse_rearrangement(json.dumps(rearrangement))
-        return count_selected(lambda: open(path, "rb"), True, parsed)
+        return count_records(lambda: open(path, "rb"), True)
 
     def delete(self, kind: str, entity_id: str) -> None:
         """Delete entity ``entity_id`` of ``kind``.

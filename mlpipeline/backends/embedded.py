@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from mlpipeline.backends.base import Backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import Engine
+from mlpipeline.engine.store import check_name
 from mlpipeline.storage import DjangoStore, get_storage, save_file
 
 __all__ = ["EmbeddedBackend", "endpoint_url_template"]
@@ -61,3 +62,19 @@ class EmbeddedBackend(Backend):
 
     def delete_upload(self, location: str) -> None:
         self.storage.delete(location)
+
+    def open_upload(self, location: str) -> IO[bytes]:
+        return self.storage.open(check_name(location), "rb")
+
+    def delete(self, kind: str, entity_id: str) -> None:
+        """Delete an entity; a model's weights and feature space files too.
+
+        The engine marks a deleted model DELETED and keeps its document
+        readable, as Amazon ML does; the files that only predictions need
+        go, first, so that a deletion cut short is done again in full.
+        """
+        if kind == "mlmodel":
+            for name in self.client.model_files(entity_id):
+                if self.storage.exists(name):
+                    self.storage.delete(name)
+        super().delete(kind, entity_id)

@@ -17,8 +17,11 @@ from mlpipeline.engine.errors import (
     EngineError,
     IdempotentParameterMismatchException,
     InvalidInputException,
+    InvalidTagException,
+    LimitExceededException,
     PredictorNotMountedException,
     ResourceNotFoundException,
+    TagLimitExceededException,
 )
 from mlpipeline.engine.predictor import Predictor
 from mlpipeline.engine.service import Engine
@@ -30,8 +33,11 @@ __all__ = [
     "EngineError",
     "IdempotentParameterMismatchException",
     "InvalidInputException",
+    "InvalidTagException",
+    "LimitExceededException",
     "Predictor",
     "PredictorNotMountedException",
     "ResourceNotFoundException",
     "Store",
+    "TagLimitExceededException",
 ]

@@ -18,7 +18,7 @@ import csv
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.schema import Schema
@@ -137,12 +137,17 @@ def count_records(open_file: Callable[[], BinaryIO], has_header: bool) -> int:
 
 
 def count_selected(
-    open_file: Callable[[], BinaryIO], has_header: bool, rearrangement: Rearrangement
+    open_file: Callable[[], BinaryIO],
+    has_header: bool,
+    rearrangement: Rearrangement,
+    *others: Rearrangement,
 ) -> int:
     """Return how many records of a file ``rearrangement`` selects.
 
     The count is what :func:`read_records` reports as ``selected``: invalid
     records count, empty lines and the header do not. Nothing is parsed.
+    With ``others``, count the records that every rearrangement selects
+    (an evaluation uses it to find records it shares with training).
 
     Parameters
     ----------
@@ -151,17 +156,20 @@ def count_selected(
         split, which needs the record count first.
     has_header : bool
         Whether the first line is a header.
-    rearrangement : Rearrangement
-        The selection to count.
+    rearrangement, *others : Rearrangement
+        The selections to count.
     """
+    rules = (rearrangement, *others)
     n_records = None
-    if rearrangement.needs_count:
+    if any(rule.needs_count for rule in rules):
         n_records = count_records(open_file, has_header)
-    select = rearrangement.selector(n_records)
+    selectors = [rule.selector(n_records) for rule in rules]
     with open_file() as handle:
         lines = _data_lines(handle, has_header)
         return sum(
-            1 for index, (_, offset, _) in enumerate(lines) if select(index, offset)
+            1
+            for index, (_, offset, _) in enumerate(lines)
+            if all(select(index, offset) for select in selectors)
         )
 
 
@@ -206,7 +214,8 @@ def read_records(
     rearrangement: Rearrangement,
     report: ReadReport,
     batch_size: int = 2048,
-) -> Iterator[list[list[str]]]:
+    keep_invalid: bool = False,
+) -> Iterator[list[list[str]] | list[list[str] | None]]:
     """Yield the valid selected records of a data file in batches.
 
     Parameters
@@ -222,11 +231,15 @@ def read_records(
         Updated with the counts while reading.
     batch_size : int, default 2048
         Number of selected lines parsed together.
+    keep_invalid : bool, default False
+        Yield ``None`` in place of each invalid record, so every selected
+        record keeps its position (batch predictions need it).
 
     Yields
     ------
     list of list of str
-        Records whose field count matches the schema.
+        Records whose field count matches the schema (and ``None`` for the
+        invalid ones with ``keep_invalid``).
 
     Raises
     ------
@@ -248,10 +261,10 @@ def read_records(
             if select(index, offset):
                 pending.append((line_no, content))
                 if len(pending) >= batch_size:
-                    yield _parse_batch(pending, n_fields, report)
+                    yield _parse_batch(pending, n_fields, report, keep_invalid)
                     pending = []
         if pending:
-            yield _parse_batch(pending, n_fields, report)
+            yield _parse_batch(pending, n_fields, report, keep_invalid)
     logger.debug(
         "Read %d records, selected %d, rejected %d",
         report.records,
@@ -261,12 +274,20 @@ def read_records(
 
 
 def _parse_batch(
-    pending: list[tuple[int, bytes | None]], n_fields: int, report: ReadReport
-) -> list[list[str]]:
+    pending: list[tuple[int, bytes | None]],
+    n_fields: int,
+    report: ReadReport,
+    keep_invalid: bool = False,
+) -> list[Any]:
+    """Return the records of ``pending``, rejecting the invalid ones.
+
+    With ``keep_invalid`` each rejected record leaves ``None`` in its place.
+    """
     report.selected += len(pending)
+    rows: list[Any] = [None] * len(pending)
     texts: list[str] = []
-    numbers: list[int] = []
-    for line_no, content in pending:
+    places: list[int] = []
+    for place, (line_no, content) in enumerate(pending):
         if content is None:
             report.reject(line_no, f"longer than {MAX_RECORD_BYTES} bytes")
             continue
@@ -275,13 +296,15 @@ def _parse_batch(
         except UnicodeDecodeError:
             report.reject(line_no, "not valid UTF-8")
             continue
-        numbers.append(line_no)
-    rows = []
-    for line_no, row in zip(numbers, _parse_lines(texts), strict=True):
+        places.append(place)
+    for place, row in zip(places, _parse_lines(texts), strict=True):
+        line_no = pending[place][0]
         if row is None:
             report.reject(line_no, "malformed CSV quoting")
         elif len(row) != n_fields:
             report.reject(line_no, f"expected {n_fields} fields, found {len(row)}")
         else:
-            rows.append(row)
-    return rows
+            rows[place] = row
+    if keep_invalid:
+        return rows
+    return [row for row in rows if row is not None]

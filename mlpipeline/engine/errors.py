@@ -8,6 +8,9 @@ condition, so callers can treat the engine and the boto3 client alike::
     +-- ResourceNotFoundException                unknown id on Get/Update/...
     +-- IdempotentParameterMismatchException     Create retried, other params
     +-- PredictorNotMountedException             Predict without an endpoint
+    +-- LimitExceededException                   Predict above the rate limit
+    +-- InvalidTagException                      malformed tag key or value
+    +-- TagLimitExceededException                more than 50 tags on an entity
     +-- JobFailedError                           internal: ends a job FAILED
 
 ``JobFailedError`` never reaches callers of the engine: a job that raises it
@@ -23,9 +26,12 @@ __all__ = [
     "EngineError",
     "IdempotentParameterMismatchException",
     "InvalidInputException",
+    "InvalidTagException",
     "JobFailedError",
+    "LimitExceededException",
     "PredictorNotMountedException",
     "ResourceNotFoundException",
+    "TagLimitExceededException",
     "load_json_object",
 ]
 
@@ -63,6 +69,24 @@ class PredictorNotMountedException(EngineError):
     """Reject Predict on a model whose realtime endpoint is not READY."""
 
     code = "PredictorNotMountedException"
+
+
+class LimitExceededException(EngineError):
+    """Reject a Predict call above the endpoint's requests per second."""
+
+    code = "LimitExceededException"
+
+
+class InvalidTagException(EngineError):
+    """Reject a tag whose key or value breaks Amazon ML's tag rules."""
+
+    code = "InvalidTagException"
+
+
+class TagLimitExceededException(EngineError):
+    """Reject AddTags that would leave an entity with more than 50 tags."""
+
+    code = "TagLimitExceededException"
 
 
 class JobFailedError(EngineError):

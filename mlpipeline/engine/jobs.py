@@ -48,6 +48,8 @@ from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
 from mlpipeline.engine.metrics import (
     RankedScores,
+    Residuals,
+    ScoreHistogram,
     confusion_matrix_of_counts,
     macro_f1_of_counts,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "METRIC_NAMES",
     "build_data_source",
     "evaluate_model",
+    "open_data",
     "train_model",
 ]
 
@@ -83,7 +86,7 @@ _LOSSES = {"BINARY": "logistic", "MULTICLASS": "softmax", "REGRESSION": "squared
 _WEIGHT_BYTES = 8
 
 
-def _open(store: Store, location: str) -> Callable[[], BinaryIO]:
+def open_data(store: Store, location: str) -> Callable[[], BinaryIO]:
     """Return an opener for a data file, failing the job if it is missing."""
     if not store.exists(location):
         raise JobFailedError(f"The data file {location!r} does not exist in the store.")
@@ -104,7 +107,7 @@ def _read_blocks(
     file lacks are all missing. A missing file fails at once; the records
     are read lazily.
     """
-    opener = _open(store, location)
+    opener = open_data(store, location)
     positions = {name: i for i, name in enumerate(schema.names)}
     batches = read_records(opener, schema, rearrangement, report)
     return (build_table(rows, positions, types) for rows in batches)
@@ -473,8 +476,12 @@ def evaluate_model(
     properties : dict
         ``PerformanceMetrics.Properties``: one metric name to ``str(value)``.
     report : dict
-        The engine's ``Report``: metric, value, baseline, record counts and,
-        for classifiers, the confusion matrix.
+        The engine's ``Report``: metric, value, baseline, record counts,
+        ``target_distribution`` (class counts, or the REGRESSION target's
+        mean and population standard deviation), for classifiers the
+        confusion matrix and, under ``histogram``, the scores per true class
+        (BINARY) or the residuals (REGRESSION), see
+        :func:`~mlpipeline.engine.metrics.score_histogram`.
 
     Raises
     ------
@@ -508,7 +515,11 @@ def evaluate_model(
         result = scorecard.result(model)
     finally:
         scorecard.close()
-    result.update(records=scorecard.records, invalid_records=report.invalid + skipped)
+    result.update(
+        records=scorecard.records,
+        invalid_records=report.invalid + skipped,
+        target_distribution=result.pop("target_distribution"),
+    )
     return {result["metric"]: str(result["value"])}, result
 
 
@@ -516,9 +527,11 @@ class _Scorecard:
     """Summarise an evaluation's targets and model outputs, block by block.
 
     Classifiers count records per (true, predicted) label, which gives the
-    macro F1, its majority baseline and the confusion matrix; a BINARY
-    model also keeps its scores for the AUC (:class:`RankedScores`); a
-    REGRESSION model keeps sums of squared errors.
+    macro F1, its majority baseline, the confusion matrix and the class
+    counts; a BINARY model also keeps its scores for the AUC
+    (:class:`RankedScores`) and counts them per bin; a REGRESSION model
+    keeps its residuals (:class:`Residuals`), the sums of squared errors of
+    the baseline and the target's moments.
     """
 
     def __init__(
@@ -529,32 +542,37 @@ class _Scorecard:
         self.threshold = threshold
         self.records = 0
         self.pairs: Counter[tuple[str, str]] = Counter()
-        self.ranked = RankedScores(temp_dir) if self.model_type == "BINARY" else None
-        self.squares: list[float] = []
+        binary = self.model_type == "BINARY"
+        self.ranked = RankedScores(temp_dir) if binary else None
+        self.scores = ScoreHistogram() if binary else None
+        regression = self.model_type == "REGRESSION"
+        self.residuals = Residuals(temp_dir) if regression else None
         self.baseline_squares: list[float] = []
+        self.truth = Moments()
         self.first_label: str | None = None
 
     def add(self, truth: Any, scores: np.ndarray) -> None:
         """Add a block's targets (as parsed) and the model's outputs."""
         self.records += len(scores)
-        if self.model_type == "REGRESSION":
+        if self.residuals is not None:
             truth = np.asarray(truth, dtype=float)
             mean = self.predictor.target_mean
-            self.squares.append(float(((truth - scores) ** 2).sum()))
+            self.residuals.add(truth, scores)
             self.baseline_squares.append(float(((truth - mean) ** 2).sum()))
+            self.truth.add(truth)
             return
         predicted = self.predictor.labels(scores, self.threshold)
-        if self.model_type == "BINARY":
-            positive = np.asarray(truth) == 1
-            assert self.ranked is not None
-            self.ranked.add(positive, scores)
-            truth = np.where(positive, "1", "0").tolist()
+        if self.ranked is not None and self.scores is not None:
+            classes = np.asarray(truth).astype(int)
+            self.ranked.add(classes == 1, scores)
+            self.scores.add(classes, scores)
+            truth = [str(c) for c in classes.tolist()]
         if self.first_label is None:
             self.first_label = truth[0]
         self.pairs.update(zip(truth, predicted, strict=True))
 
     def result(self, model: dict[str, Any]) -> dict[str, Any]:
-        """Return the report: metric, value, baseline and confusion matrix.
+        """Return the report's metric, value, baseline, distributions.
 
         Raises
         ------
@@ -562,11 +580,16 @@ class _Scorecard:
             If a classifier's evaluation data holds a single class.
         """
         name = METRIC_NAMES[self.model_type]
-        if self.model_type == "REGRESSION":
-            # math.fsum adds the blocks' sums without further rounding.
-            value = math.sqrt(math.fsum(self.squares) / self.records)
-            baseline = math.sqrt(math.fsum(self.baseline_squares) / self.records)
-            return {"metric": name, "value": value, "baseline": baseline}
+        if self.residuals is not None:
+            mean, std = self.truth.result()
+            return {
+                "metric": name,
+                "histogram": self.residuals.histogram(),
+                "value": self.residuals.rmse(),
+                # math.fsum adds the blocks' sums without further rounding.
+                "baseline": math.sqrt(math.fsum(self.baseline_squares) / self.records),
+                "target_distribution": {"mean": mean, "std": std},
+            }
         truths: Counter[str] = Counter()
         for (true, _), count in self.pairs.items():
             truths[true] += count
@@ -576,11 +599,11 @@ class _Scorecard:
                 f"{self.first_label!r}; {name} needs at least two classes."
             )
         result: dict[str, Any] = {"metric": name}
-        if self.model_type == "BINARY":
-            assert self.ranked is not None
+        if self.ranked is not None and self.scores is not None:
             value, baseline = self.ranked.auc(), 0.5
             labels = ["0", "1"]
             result["score_threshold"] = self.threshold
+            result["histogram"] = self.scores.result(self.threshold)
         else:
             value = macro_f1_of_counts(self.pairs)
             counts = model["training"]["class_counts"]
@@ -593,13 +616,20 @@ class _Scorecard:
             "labels": labels,
             "matrix": confusion_matrix_of_counts(self.pairs, labels),
         }
-        result.update(value=value, baseline=baseline)
+        class_counts = {c: truths[c] for c in sorted(truths)}
+        result.update(
+            value=value,
+            baseline=baseline,
+            target_distribution={"class_counts": class_counts},
+        )
         return result
 
     def close(self) -> None:
-        """Remove what the scores left on disk."""
+        """Remove what the scores or residuals left on disk."""
         if self.ranked is not None:
             self.ranked.close()
+        if self.residuals is not None:
+            self.residuals.close()
 
 
 def _target_type(model_type: str) -> str:

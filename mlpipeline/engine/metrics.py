@@ -5,33 +5,55 @@
   present in the evaluation labels; F1 is 0 when precision + recall is 0.
 * ``RegressionRMSE``: root mean squared error.
 
+[ENGINE] Beyond Amazon ML, an evaluation reports a histogram of its
+records: a BINARY model's scores per true class (:func:`score_histogram`),
+a REGRESSION model's residuals (:func:`residual_histogram`).
+
 Evaluations stream their records, so the metrics also come from summaries
 whose size does not grow with the records: F1 and the confusion matrix
-from counts of (true, predicted) pairs, and the AUC from
+from counts of (true, predicted) pairs, the AUC from
 :class:`RankedScores`, which keeps at most about a million scores in
-memory and sorts larger sets on disk. Both give exactly the figures of the
-functions that take every label at once.
+memory and sorts larger sets on disk, the score histogram from counts per
+bin, and the residual histogram from :class:`Residuals`, which keeps its
+residuals on disk past a million. Each gives exactly the figures of the
+function that takes every value at once, with one [ENGINE] exception: past
+a million residuals, the residual histogram's range comes from the 1st and
+99th percentiles of a uniform sample of 262,144 of them
+(:class:`~mlpipeline.engine.sketch.ValueSketch`), each within 0.5 % of its
+rank with probability above 0.99999; its counts stay exact.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mlpipeline.engine.sketch import ValueSketch
+
 __all__ = [
+    "HISTOGRAM_BINS",
     "RankedScores",
+    "Residuals",
+    "ScoreHistogram",
     "binary_auc",
     "confusion_matrix",
     "confusion_matrix_of_counts",
     "macro_f1",
     "macro_f1_of_counts",
+    "residual_histogram",
     "rmse",
+    "score_histogram",
 ]
+
+#: Bins of the histograms an evaluation reports.
+HISTOGRAM_BINS = 20
 
 #: Scores of :class:`RankedScores` kept in memory before a sorted run of
 #: them goes to disk.
@@ -304,3 +326,197 @@ def confusion_matrix_of_counts(
     for (true, predicted), count in pairs.items():
         matrix[index[true], index[predicted]] += count
     return matrix.tolist()
+
+
+def score_histogram(
+    labels: Sequence[int] | np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    bins: int = HISTOGRAM_BINS,
+) -> dict[str, Any]:
+    """Return how a BINARY model's scores spread, for each true class.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+        True classes, 0 or 1.
+    scores : array-like of shape (n,)
+        Scores in [0, 1].
+    threshold : float
+        The model's score threshold, recorded with the histogram.
+    bins : int, default 20
+        Bins of equal width over [0, 1]; the last one holds 1.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "score", "edges": [...], "counts": {"0": [...], "1":
+        [...]}, "threshold": threshold}``: ``bins + 1`` edges, and per true
+        class the number of records whose score falls in each bin.
+    """
+    histogram = ScoreHistogram(bins)
+    histogram.add(labels, scores)
+    return histogram.result(threshold)
+
+
+class ScoreHistogram:
+    """Count scores per bin and true class, block by block.
+
+    :meth:`result` is :func:`score_histogram` of every block added.
+    """
+
+    def __init__(self, bins: int = HISTOGRAM_BINS) -> None:
+        self.edges = [index / bins for index in range(bins + 1)]
+        self.counts = {label: np.zeros(bins, dtype=np.int64) for label in (0, 1)}
+
+    def add(self, labels: Sequence[int] | np.ndarray, scores: np.ndarray) -> None:
+        """Add a block of true classes (0 or 1) and scores."""
+        labels = np.asarray(labels)
+        values = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+        for label, counts in self.counts.items():
+            counts += np.histogram(values[labels == label], bins=self.edges)[0]
+
+    def result(self, threshold: float) -> dict[str, Any]:
+        """Return the histogram, shaped as :func:`score_histogram`'s."""
+        return {
+            "kind": "score",
+            "edges": list(self.edges),
+            "counts": {str(k): v.tolist() for k, v in self.counts.items()},
+            "threshold": float(threshold),
+        }
+
+
+def residual_histogram(
+    true: np.ndarray, predicted: np.ndarray, bins: int = HISTOGRAM_BINS
+) -> dict[str, Any]:
+    """Return how a REGRESSION model's residuals (true - predicted) spread.
+
+    The bins are of equal width and symmetric around 0, wide enough for the
+    residuals between the 1st and the 99th percentile; the rarer ones
+    beyond are counted apart, so that a few outliers do not squeeze the
+    rest into one bin.
+
+    Parameters
+    ----------
+    true, predicted : array-like of shape (n,)
+        Actual and predicted values.
+    bins : int, default 20
+        Number of bins.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "residual", "edges": [...], "counts": [...], "below": n,
+        "above": m, "mean": mean}``: ``bins + 1`` edges (6 significant
+        digits), the residuals in each bin, those below the first edge and
+        above the last, and the mean residual.
+    """
+    residuals = Residuals()
+    residuals.add(true, predicted)
+    return residuals.histogram(bins)
+
+
+class Residuals:
+    """Gather a REGRESSION model's residuals for their histogram and RMSE.
+
+    Up to :data:`RUN_SCORES` residuals are held in memory, as float64;
+    past that they go to a file in a temporary folder inside ``folder``
+    (the system's when ``None``), removed by :meth:`close`, and are read
+    back a chunk at a time. See the module for the one approximation.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Where the residuals go past ``memory_residuals``.
+    memory_residuals : int, default 1048576
+        Residuals held in memory.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str] | None = None,
+        memory_residuals: int = RUN_SCORES,
+    ) -> None:
+        self.folder = folder
+        self.memory_residuals = memory_residuals
+        self.count = 0
+        self._sums: list[float] = []
+        self._parts: list[np.ndarray] = []
+        self._sketch = ValueSketch()
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+
+    def add(self, true: np.ndarray, predicted: np.ndarray) -> None:
+        """Add a block of actual and predicted values."""
+        residuals = np.asarray(true, dtype=float) - np.asarray(predicted, dtype=float)
+        if not len(residuals):
+            return
+        self.count += len(residuals)
+        self._sums.append(float(residuals.sum()))
+        self._sketch.add(residuals[np.isfinite(residuals)])
+        if self._spill is None and self.count <= self.memory_residuals:
+            self._parts.append(residuals)
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryDirectory(
+                prefix="mlpipeline-residuals-", dir=self.folder
+            )
+            self._parts.append(residuals)
+            residuals = np.concatenate(self._parts)
+            self._parts = []
+        with open(self._path(), "ab") as handle:
+            handle.write(residuals.tobytes())
+
+    def rmse(self) -> float:
+        """Return the root mean squared residual."""
+        squares = [float((part**2).sum()) for part in self._chunks()]
+        return math.sqrt(math.fsum(squares) / self.count)
+
+    def histogram(self, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+        """Return :func:`residual_histogram` of every residual added."""
+        if self._spill is None:
+            residuals = np.concatenate([*self._parts, np.zeros(0)])
+            low, high = np.percentile(residuals, [1, 99])
+            largest = float(np.abs(residuals).max())
+        else:
+            low, high = self._sketch.quantiles(np.array([0.01, 0.99]))
+            largest = max(abs(self._sketch.minimum), abs(self._sketch.maximum))
+        limit = max(abs(low), abs(high)) or largest or 1.0
+        edges = [float(f"{edge:.6g}") for edge in np.linspace(-limit, limit, bins + 1)]
+        counts = np.zeros(bins, dtype=np.int64)
+        below = above = 0
+        for part in self._chunks():
+            counts += np.histogram(part, bins=edges)[0]
+            below += int(np.count_nonzero(part < edges[0]))
+            above += int(np.count_nonzero(part > edges[-1]))
+        if self._spill is None:
+            mean = float(residuals.mean())
+        else:
+            mean = math.fsum(self._sums) / self.count
+        return {
+            "kind": "residual",
+            "edges": edges,
+            "counts": counts.tolist(),
+            "below": below,
+            "above": above,
+            "mean": mean,
+        }
+
+    def close(self) -> None:
+        """Drop the residuals and remove the file written past memory."""
+        self._parts = []
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
+    def _path(self) -> Path:
+        assert self._spill is not None
+        return Path(self._spill.name) / "residuals"
+
+    def _chunks(self) -> Iterator[np.ndarray]:
+        if self._spill is None:
+            if self._parts:
+                yield np.concatenate(self._parts)
+            return
+        with open(self._path(), "rb") as handle:
+            while data := handle.read(8 * _MERGE_CHUNK):
+                yield np.frombuffer(data, dtype=np.float64)

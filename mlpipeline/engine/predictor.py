@@ -24,6 +24,7 @@ the answer is the one :meth:`Predictor.predict_many` gives, to the bit.
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,9 +94,32 @@ class Predictor:
     def from_files(
         cls, meta: dict[str, Any], space: dict[str, Any], weights: bytes
     ) -> Predictor:
-        """Build a predictor from the saved model files' contents."""
-        with np.load(io.BytesIO(weights), allow_pickle=False) as arrays:
-            coef, intercept = arrays["coef"], arrays["intercept"]
+        """Build a predictor from the saved model files' contents.
+
+        ``weights`` must be a NumPy ``.npz`` archive of two numeric arrays,
+        ``coef`` and ``intercept``. It is read with ``allow_pickle=False``:
+        a model file is data, and unpickling one could run any code its
+        writer chose.
+
+        Raises
+        ------
+        ValueError
+            If ``weights`` holds pickled objects or is no such archive.
+        """
+        try:
+            with np.load(io.BytesIO(weights), allow_pickle=False) as arrays:
+                coef, intercept = arrays["coef"], arrays["intercept"]
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as err:
+            raise ValueError(
+                "the weights file is not a NumPy .npz archive of the numeric "
+                f"arrays coef and intercept ({err}); the engine never loads "
+                "pickled data, so train the model again"
+            ) from err
+        if coef.dtype.kind != "f" or intercept.dtype.kind != "f":
+            raise ValueError(
+                f"the weights file holds arrays of dtype {coef.dtype} and "
+                f"{intercept.dtype}, not floats; train the model again"
+            )
         return cls(
             model_type=meta["model_type"],
             space=FeatureSpace.from_dict(space),

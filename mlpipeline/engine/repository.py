@@ -3,10 +3,18 @@
 Layout below the store root::
 
     engine/datasources/<id>.json
-    engine/mlmodels/<id>.json            entity document
-    engine/mlmodels/<id>.npz             weights (numpy savez, no pickle)
-    engine/mlmodels/<id>.features.json   fitted feature space
+    engine/mlmodels/<id>.json                  entity document
+    engine/mlmodels/files/<id>.npz             weights (numpy savez, no pickle)
+    engine/mlmodels/files/<id>.features.json   fitted feature space
     engine/evaluations/<id>.json
+    engine/batchpredictions/<id>.json
+    engine/tags/<kind>/<id>.json               tags of any entity
+
+Each entity folder holds only entity documents, so listing it lists the
+entities; a model's files sit in a subfolder, whose name no id can take
+(ids have no ``/``). Models trained before the files moved keep theirs
+beside the document (``engine/mlmodels/<id>.npz``), where
+:meth:`Repository.read_file` still finds them.
 
 An entity document is ``{"api": {...}, "request": {...}, ...}``: ``api``
 holds the members Amazon ML's Get operation returns, with timestamps as
@@ -28,7 +36,9 @@ KINDS = {
     "datasource": "engine/datasources",
     "mlmodel": "engine/mlmodels",
     "evaluation": "engine/evaluations",
+    "batchprediction": "engine/batchpredictions",
 }
+_DOCUMENT = ".json"
 _VIEWS_KEPT = 64
 _TIMESTAMPS = frozenset(
     {
@@ -48,17 +58,30 @@ class Repository:
         self.store = store
         self._views: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
-    def name(self, kind: str, entity_id: str, suffix: str = ".json") -> str:
-        """Return the store name of an entity's file."""
-        return f"{KINDS[kind]}/{entity_id}{suffix}"
+    def name(self, kind: str, entity_id: str) -> str:
+        """Return the store name of an entity's document."""
+        return f"{KINDS[kind]}/{entity_id}{_DOCUMENT}"
+
+    def file_name(self, kind: str, entity_id: str, suffix: str) -> str:
+        """Return the store name of one of an entity's files (``.npz``...)."""
+        return f"{KINDS[kind]}/files/{entity_id}{suffix}"
+
+    def tags_name(self, kind: str, entity_id: str) -> str:
+        """Return the store name of an entity's tags.
+
+        Tags live apart from the document, so a job that saves its
+        document when it ends cannot undo tags added meanwhile.
+        """
+        return f"engine/tags/{kind}/{entity_id}{_DOCUMENT}"
+
+    def ids(self, kind: str) -> list[str]:
+        """Return the ids of every entity of ``kind``, sorted."""
+        names = self.store.listdir(KINDS[kind])
+        return sorted(n[: -len(_DOCUMENT)] for n in names if n.endswith(_DOCUMENT))
 
     def load(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         """Return an entity document, or ``None`` if there is none."""
-        name = self.name(kind, entity_id)
-        if not self.store.exists(name):
-            return None
-        with self.store.open(name) as handle:
-            return json.loads(handle.read().decode("utf-8"))
+        return self.load_json(self.name(kind, entity_id))
 
     def view(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         """Return an entity document to read, not to change, or ``None``.
@@ -85,13 +108,32 @@ class Repository:
 
     def save(self, kind: str, entity_id: str, document: dict[str, Any]) -> None:
         """Create or replace an entity document."""
-        data = json.dumps(document, ensure_ascii=False, allow_nan=False)
-        self.store.write(self.name(kind, entity_id), data.encode("utf-8"))
+        self.save_json(self.name(kind, entity_id), document)
 
     def read_bytes(self, name: str) -> bytes:
         """Return the content of a store blob."""
         with self.store.open(name) as handle:
             return handle.read()
+
+    def read_file(self, kind: str, entity_id: str, suffix: str) -> bytes:
+        """Return one of an entity's files, where it is or where it was."""
+        name = self.file_name(kind, entity_id, suffix)
+        if not self.store.exists(name):
+            legacy = f"{KINDS[kind]}/{entity_id}{suffix}"
+            if self.store.exists(legacy):
+                name = legacy
+        return self.read_bytes(name)
+
+    def load_json(self, name: str) -> Any:
+        """Return a JSON blob's content, or ``None`` if there is none."""
+        if not self.store.exists(name):
+            return None
+        return json.loads(self.read_bytes(name).decode("utf-8"))
+
+    def save_json(self, name: str, value: Any) -> None:
+        """Create or replace a JSON blob."""
+        data = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        self.store.write(name, data.encode("utf-8"))
 
 
 def _timestamp(value: float) -> dt.datetime:

@@ -11,15 +11,9 @@ problems found while a job runs make the entity FAILED instead. Entities are
 JSON documents in the store (see :mod:`repository`), so engines in other
 processes sharing the store see them.
 
-[ENGINE] rules where AWS is silent (spec §19.27-30):
+[ENGINE] rules where AWS is silent (spec §19.27-30), besides those of
+:mod:`entities`:
 
-* Re-issuing a Create with the same id and the same parameters returns the
-  id and does nothing; other parameters raise
-  :class:`IdempotentParameterMismatchException`.
-* A Create that depends on a FAILED or DELETED entity, or on a missing one,
-  is rejected with :class:`InvalidInputException`. A dependency still PENDING
-  or INPROGRESS (a job running in another process) is waited for, and the
-  job fails if the dependency does not complete.
 * Deleting a model also removes its realtime endpoint.
 * ``ScoreThreshold`` may be set on any model but only BINARY models use it.
 * Timestamps are returned as timezone-aware ``datetime`` objects, as boto3
@@ -36,29 +30,34 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
 from mlpipeline.engine import jobs
-from mlpipeline.engine.errors import (
-    IdempotentParameterMismatchException,
-    InvalidInputException,
-    JobFailedError,
-    PredictorNotMountedException,
-    ResourceNotFoundException,
+from mlpipeline.engine.alerts import evaluation_alerts
+from mlpipeline.engine.batch import BatchPredictionOperations
+from mlpipeline.engine.entities import (
+    check_entity_name,
+    check_id,
+    check_store_name,
 )
-from mlpipeline.engine.owner import current_owner, is_orphaned
+from mlpipeline.engine.errors import (
+    EngineError,
+    InvalidInputException,
+    LimitExceededException,
+    PredictorNotMountedException,
+)
+from mlpipeline.engine.listing import DescribeOperations
 from mlpipeline.engine.params import parse_parameters
 from mlpipeline.engine.predictor import Predictor
 from mlpipeline.engine.recipe import MAX_RECIPE_CHARS, parse_recipe
-from mlpipeline.engine.repository import Repository, api_view
+from mlpipeline.engine.repository import api_view
 from mlpipeline.engine.schema import Schema, parse_schema
 from mlpipeline.engine.split import parse_rearrangement
-from mlpipeline.engine.store import Store, check_name
+from mlpipeline.engine.store import Store
 
 __all__ = ["DEFAULT_ENDPOINT_URL", "Engine"]
 
@@ -66,8 +65,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT_URL = "https://realtime.machinelearning.us-east-1.amazonaws.com"
 PEAK_REQUESTS_PER_SECOND = 200
-MAX_MESSAGE = 10240
-_ID = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _MODEL_TYPES = ("BINARY", "MULTICLASS", "REGRESSION")
 _TARGET_TYPES = {
     "BINARY": "BINARY",
@@ -77,49 +74,20 @@ _TARGET_TYPES = {
 _DATA_SPEC_KEYS = frozenset(
     {"DataLocationS3", "DataRearrangement", "DataSchema", "DataSchemaLocationS3"}
 )
-_LABELS = {"datasource": "DataSource", "mlmodel": "MLModel", "evaluation": "Evaluation"}
-_RUNNING = ("PENDING", "INPROGRESS")
 _PREDICTOR_CACHE = 16
-
-
-def _check_id(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidInputException(
-            f"{field} {value!r} must be 1-64 characters from letters, digits, "
-            "'_', '.' and '-'."
-        )
-    return value
-
-
-def _check_entity_name(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 1024 or (value and value.isspace()):
-        raise InvalidInputException(
-            f"{field} {value!r} must be a string of at most 1024 characters, "
-            "empty or holding a non-space character."
-        )
-    return value
-
-
-def _check_store_name(value: Any, field: str) -> str:
-    if isinstance(value, str) and value.startswith("s3://"):
-        raise InvalidInputException(
-            f"{field} {value!r} is an S3 URL; the embedded engine reads from its "
-            "store, so pass a store name such as 'uploads/data.csv'."
-        )
-    try:
-        return check_name(value)
-    except ValueError as err:
-        raise InvalidInputException(f"{field}: {err}") from err
+#: Suffixes of a trained model's files: weights, fitted feature space.
+_MODEL_FILES = (".npz", ".features.json")
 
 
 def _empty_endpoint() -> dict[str, Any]:
     return {"PeakRequestsPerSecond": 0, "EndpointStatus": "NONE"}
 
 
-class Engine:
+class Engine(BatchPredictionOperations, DescribeOperations):
     """Amazon ML's API on top of a :class:`~mlpipeline.engine.store.Store`.
+
+    Batch predictions come from :mod:`batch`, Describe* and botocore's
+    waiters and paginators from :mod:`listing`, tags from :mod:`tags`.
 
     Parameters
     ----------
@@ -132,10 +100,17 @@ class Engine:
         Seconds a job waits for a dependency still running elsewhere.
     poll_interval : float, default 0.5
         Seconds between checks while waiting.
+    max_predict_rate : int, optional
+        Predict calls allowed per model in any one second before
+        :class:`LimitExceededException`; Amazon's endpoints allowed 200.
+        ``None`` (the default) sets no limit. The count is kept per engine
+        object, so each process has its own.
+    clock : callable, default time.monotonic
+        Seconds for the rate limit; tests pass their own.
     temp_dir : str, optional
         Local folder where training and evaluation jobs keep temporary files
-        (encoded rows, sorted scores); the system's temporary folder if
-        ``None``.
+        (encoded rows, sorted scores, residuals); the system's temporary
+        folder if ``None``.
     """
 
     def __init__(
@@ -145,164 +120,18 @@ class Engine:
         *,
         wait_timeout: float = 3600.0,
         poll_interval: float = 0.5,
+        max_predict_rate: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
         temp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.store = store
+        super().__init__(store, wait_timeout=wait_timeout, poll_interval=poll_interval)
         self.temp_dir = None if temp_dir is None else os.fspath(temp_dir)
         self.endpoint_url = endpoint_url or DEFAULT_ENDPOINT_URL
-        self.wait_timeout = wait_timeout
-        self.poll_interval = poll_interval
-        self._repo = Repository(store)
+        self.max_predict_rate = max_predict_rate
+        self.clock = clock
         self._predictors: OrderedDict[str, Predictor] = OrderedDict()
+        self._calls: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
-
-    def _get(
-        self, kind: str, entity_id: Any, field: str, *, to_read: bool = False
-    ) -> dict[str, Any]:
-        """Return an entity's document; one ``to_read`` must not be changed."""
-        load = self._repo.view if to_read else self._repo.load
-        document = load(kind, _check_id(entity_id, field))
-        if document is None:
-            raise ResourceNotFoundException(
-                f"No {_LABELS[kind]} has the id {entity_id!r}."
-            )
-        return document
-
-    def _dependency(self, kind: str, entity_id: Any, field: str) -> dict[str, Any]:
-        document = self._repo.load(kind, _check_id(entity_id, field))
-        if document is None:
-            raise InvalidInputException(
-                f"{field} {entity_id!r} does not name an existing {_LABELS[kind]}."
-            )
-        status = document["api"]["Status"]
-        if status in ("FAILED", "DELETED"):
-            raise InvalidInputException(
-                f"{_LABELS[kind]} {entity_id!r} is {status} and cannot be used."
-            )
-        return document
-
-    def _await(self, kind: str, entity_id: str) -> dict[str, Any]:
-        """Return a dependency once it is no longer running; fail otherwise."""
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            document = self._repo.load(kind, entity_id)
-            status = document["api"]["Status"] if document else "DELETED"
-            if status not in _RUNNING:
-                break
-            if is_orphaned(document.get("owner")):
-                raise JobFailedError(
-                    f"{_LABELS[kind]} {entity_id!r} was left {status} by a process "
-                    "that ended; create it again to rerun it."
-                )
-            if time.monotonic() >= deadline:
-                raise JobFailedError(
-                    f"{_LABELS[kind]} {entity_id!r} was still {status} after "
-                    f"{self.wait_timeout:g} seconds."
-                )
-            time.sleep(self.poll_interval)
-        if status != "COMPLETED":
-            raise JobFailedError(f"{_LABELS[kind]} {entity_id!r} ended {status}.")
-        return document
-
-    def _replayed(self, kind: str, entity_id: str, request: dict[str, Any]) -> bool:
-        """Return whether this Create repeats an earlier one exactly."""
-        document = self._repo.load(kind, entity_id)
-        if document is None:
-            return False
-        if document["request"] != json.loads(json.dumps(request)):
-            raise IdempotentParameterMismatchException(
-                f"A {_LABELS[kind]} with the id {entity_id!r} already exists with "
-                "other parameters."
-            )
-        if document["api"]["Status"] in _RUNNING and is_orphaned(document.get("owner")):
-            # The process running this job died; run it again here, as a
-            # service would restart a job whose machine failed.
-            logger.warning(
-                "%s %s was left %s by process %s; running it again",
-                _LABELS[kind], entity_id, document["api"]["Status"],
-                document["owner"].get("pid"),
-            )  # fmt: skip
-            return False
-        return True
-
-    def _create(
-        self,
-        kind: str,
-        entity_id: str,
-        document: dict[str, Any],
-        work: Callable[[dict[str, Any]], None],
-        report_compute_time: bool = True,
-    ) -> None:
-        """Save a new entity as PENDING, then run its job to the end."""
-        now = time.time()
-        api = document["api"]
-        api.update(Status="PENDING", CreatedAt=now, LastUpdatedAt=now)
-        document["owner"] = current_owner()
-        self._repo.save(kind, entity_id, document)
-
-        started = time.time()
-        api.update(Status="INPROGRESS", StartedAt=started, LastUpdatedAt=started)
-        self._repo.save(kind, entity_id, document)
-        cpu = time.process_time()
-        try:
-            work(document)
-        except JobFailedError as err:
-            api.update(Status="FAILED", Message=str(err)[:MAX_MESSAGE])
-        except Exception as err:
-            # Leaving the entity INPROGRESS forever would be worse than a
-            # FAILED status that names the unexpected error.
-            logger.exception("%s %s failed unexpectedly", _LABELS[kind], entity_id)
-            message = f"Internal error: {type(err).__name__}: {err}"
-            api.update(Status="FAILED", Message=message[:MAX_MESSAGE])
-        else:
-            api["Status"] = "COMPLETED"
-            if report_compute_time:
-                api["ComputeTime"] = int((time.process_time() - cpu) * 1000)
-        finished = time.time()
-        api.update(FinishedAt=finished, LastUpdatedAt=finished)
-        document.pop("owner", None)
-        self._repo.save(kind, entity_id, document)
-        logger.info(
-            "%s %s %s in %.1fs",
-            _LABELS[kind],
-            entity_id,
-            api["Status"],
-            finished - started,
-        )
-
-    def _touch(self, kind: str, entity_id: str, document: dict[str, Any]) -> None:
-        document["api"]["LastUpdatedAt"] = time.time()
-        self._repo.save(kind, entity_id, document)
-
-    def _rename(
-        self, kind: str, entity_id: Any, field: str, name: Any, name_field: str
-    ) -> dict[str, Any]:
-        document = self._get(kind, entity_id, field)
-        if document["api"]["Status"] == "DELETED":
-            raise InvalidInputException(f"{_LABELS[kind]} {entity_id!r} is DELETED.")
-        name = _check_entity_name(name, name_field)
-        if name is not None:
-            document["api"]["Name"] = name
-        self._touch(kind, entity_id, document)
-        return document
-
-    def _delete(self, kind: str, entity_id: Any, field: str) -> dict[str, Any]:
-        document = self._get(kind, entity_id, field)
-        document["api"]["Status"] = "DELETED"
-        self._touch(kind, entity_id, document)
-        return document
-
-    def _read_text(self, name: str, field: str) -> str:
-        if not self.store.exists(name):
-            raise InvalidInputException(
-                f"{field} {name!r} does not exist in the store."
-            )
-        with self.store.open(name) as handle:
-            data = handle.read()
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise InvalidInputException(f"{field} {name!r} is not UTF-8 text.") from err
 
     def create_data_source_from_s3(
         self,
@@ -330,8 +159,8 @@ class Engine:
         IdempotentParameterMismatchException
             If the id exists with other parameters.
         """
-        entity_id = _check_id(DataSourceId, "DataSourceId")
-        name = _check_entity_name(DataSourceName, "DataSourceName")
+        entity_id = check_id(DataSourceId, "DataSourceId")
+        name = check_entity_name(DataSourceName, "DataSourceName")
         if not isinstance(ComputeStatistics, bool):
             raise InvalidInputException(
                 f"ComputeStatistics must be true or false, got {ComputeStatistics!r}."
@@ -378,10 +207,10 @@ class Engine:
             raise InvalidInputException(f"DataSpec has the unknown key {unknown[0]!r}.")
         if "DataLocationS3" not in spec:
             raise InvalidInputException("DataSpec needs DataLocationS3.")
-        location = _check_store_name(spec["DataLocationS3"], "DataLocationS3")
+        location = check_store_name(spec["DataLocationS3"], "DataLocationS3")
         text = spec.get("DataSchema")
         if text is None and spec.get("DataSchemaLocationS3") is not None:
-            schema_name = _check_store_name(
+            schema_name = check_store_name(
                 spec["DataSchemaLocationS3"], "DataSchemaLocationS3"
             )
             text = self._read_text(schema_name, "DataSchemaLocationS3")
@@ -456,8 +285,8 @@ class Engine:
         IdempotentParameterMismatchException
             If the id exists with other parameters.
         """
-        entity_id = _check_id(MLModelId, "MLModelId")
-        name = _check_entity_name(MLModelName, "MLModelName")
+        entity_id = check_id(MLModelId, "MLModelId")
+        name = check_entity_name(MLModelName, "MLModelName")
         if MLModelType not in _MODEL_TYPES:
             accepted = ", ".join(_MODEL_TYPES)
             raise InvalidInputException(
@@ -504,10 +333,11 @@ class Engine:
             "schema": source["schema"],
             "recipe": recipe_text,
         }
-        files = {
-            "weights": self._repo.name("mlmodel", entity_id, ".npz"),
-            "space": self._repo.name("mlmodel", entity_id, ".features.json"),
-        }
+        weights, space = (
+            self._repo.file_name("mlmodel", entity_id, suffix)
+            for suffix in _MODEL_FILES
+        )
+        files = {"weights": weights, "space": space}
 
         def work(doc: dict[str, Any]) -> None:
             ready = self._await("datasource", TrainingDataSourceId)
@@ -530,6 +360,7 @@ class Engine:
             )
             doc["api"]["SizeInBytes"] = result["size"]
 
+        self._copy_tags("mlmodel", entity_id, [("datasource", TrainingDataSourceId)])
         self._create("mlmodel", entity_id, document, work)
         return {"MLModelId": entity_id}
 
@@ -551,7 +382,7 @@ class Engine:
             raise InvalidInputException("Give Recipe or RecipeUri, not both.")
         if recipe_uri:
             recipe = self._read_text(
-                _check_store_name(recipe_uri, "RecipeUri"), "RecipeUri"
+                check_store_name(recipe_uri, "RecipeUri"), "RecipeUri"
             )
         if recipe is None or recipe == "":
             return None
@@ -624,6 +455,24 @@ class Engine:
             self._predictors.pop(MLModelId, None)
         return {"MLModelId": MLModelId}
 
+    def model_files(self, model_id: str) -> list[str]:
+        """Return the store names a model's trained files have or had.
+
+        Its weights and feature space, where they are and, for models
+        trained before they moved, where they were. DeleteMLModel keeps
+        them, as it keeps the model's document, so that a deleted model
+        stays readable with Get; a caller that wants the storage back
+        deletes these files once the model is gone.
+        """
+        return [
+            name
+            for suffix in _MODEL_FILES
+            for name in (
+                self._repo.file_name("mlmodel", model_id, suffix),
+                self._repo.name("mlmodel", model_id).removesuffix(".json") + suffix,
+            )
+        ]
+
     def load_model(self, model_id: str) -> Predictor:
         """Return the predictor of a COMPLETED model, loading it once.
 
@@ -637,6 +486,8 @@ class Engine:
             If no model has this id.
         InvalidInputException
             If the model is not COMPLETED.
+        EngineError
+            If its weights file holds pickled objects or is damaged.
         """
         with self._lock:
             if model_id in self._predictors:
@@ -647,13 +498,12 @@ class Engine:
             raise InvalidInputException(
                 f"MLModel {model_id!r} is {document['api']['Status']}, not COMPLETED."
             )
-        space = json.loads(
-            self._repo.read_bytes(
-                self._repo.name("mlmodel", model_id, ".features.json")
-            )
-        )
-        weights = self._repo.read_bytes(self._repo.name("mlmodel", model_id, ".npz"))
-        predictor = Predictor.from_files(document["meta"], space, weights)
+        space = json.loads(self._repo.read_file("mlmodel", model_id, ".features.json"))
+        weights = self._repo.read_file("mlmodel", model_id, ".npz")
+        try:
+            predictor = Predictor.from_files(document["meta"], space, weights)
+        except ValueError as err:
+            raise EngineError(f"MLModel {model_id!r} cannot be loaded: {err}.") from err
         if "ScoreThreshold" in document["api"]:
             predictor.score_threshold = document["api"]["ScoreThreshold"]
         with self._lock:
@@ -685,8 +535,8 @@ class Engine:
         IdempotentParameterMismatchException
             If the id exists with other parameters.
         """
-        entity_id = _check_id(EvaluationId, "EvaluationId")
-        name = _check_entity_name(EvaluationName, "EvaluationName")
+        entity_id = check_id(EvaluationId, "EvaluationId")
+        name = check_entity_name(EvaluationName, "EvaluationName")
         model = self._dependency("mlmodel", MLModelId, "MLModelId")
         source = self._dependency(
             "datasource", EvaluationDataSourceId, "EvaluationDataSourceId"
@@ -728,14 +578,29 @@ class Engine:
                 parse_rearrangement(ready_source["api"].get("DataRearrangement")),
                 temp_dir=self.temp_dir,
             )
+            training_source = self._repo.load(
+                "datasource", ready_model["api"]["TrainingDataSourceId"]
+            )
+            report["alerts"] = evaluation_alerts(
+                self.store, ready_model, training_source, ready_source, report
+            )
             doc["api"]["PerformanceMetrics"] = {"Properties": properties}
             doc["report"] = report
 
+        self._copy_tags(
+            "evaluation",
+            entity_id,
+            [("datasource", EvaluationDataSourceId), ("mlmodel", MLModelId)],
+        )
         self._create("evaluation", entity_id, document, work)
         return {"EvaluationId": entity_id}
 
     def get_evaluation(self, *, EvaluationId: str) -> dict[str, Any]:
         """Return an evaluation as GetEvaluation does, plus ``Report``.
+
+        ``Report`` holds the metric, its baseline, record counts, the target
+        distribution, the confusion matrix of a classifier and the alerts
+        of :mod:`alerts`.
 
         Raises
         ------
@@ -825,6 +690,8 @@ class Engine:
         InvalidInputException
             If ``PredictEndpoint`` is not the model's endpoint URL or the
             record is not a map of strings.
+        LimitExceededException
+            Above ``max_predict_rate`` calls in one second, when set.
         """
         document = self._get("mlmodel", MLModelId, "MLModelId", to_read=True)
         api = document["api"]
@@ -842,6 +709,23 @@ class Engine:
                 f"PredictEndpoint {PredictEndpoint!r} is not the endpoint of MLModel "
                 f"{MLModelId!r} ({endpoint['EndpointUrl']!r})."
             )
+        self._count_call(MLModelId)
         predictor = self.load_model(MLModelId)
         threshold = api.get("ScoreThreshold", predictor.score_threshold)
         return {"Prediction": predictor.predict(Record, score_threshold=threshold)}
+
+    def _count_call(self, model_id: str) -> None:
+        """Count a Predict call; refuse it above ``max_predict_rate``."""
+        if self.max_predict_rate is None:
+            return
+        now = self.clock()
+        with self._lock:
+            calls = self._calls.setdefault(model_id, deque())
+            while calls and calls[0] <= now - 1.0:
+                calls.popleft()
+            if len(calls) >= self.max_predict_rate:
+                raise LimitExceededException(
+                    f"MLModel {model_id!r} got more than {self.max_predict_rate} "
+                    "Predict calls in one second; slow down and retry."
+                )
+            calls.append(now)

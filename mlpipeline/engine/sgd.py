@@ -92,6 +92,17 @@ class _Batch:
     target: np.ndarray
 
 
+def _diverged(rates: tuple[float, ...], what: str) -> str:
+    """Return the message of a training whose every learner diverged."""
+    listed = ", ".join(f"{rate:g}" for rate in rates)
+    return (
+        f"Training diverged: {what} became NaN or infinite at every learning "
+        f"rate ({listed}). Numeric attributes with extreme values cause this; "
+        "bin or normalize them in the recipe (quantile_bin, normalize) or drop "
+        "the outlying rows."
+    )
+
+
 class SGDTrainer:
     """Fit a linear model with several learning rates and keep the best.
 
@@ -246,11 +257,15 @@ class SGDTrainer:
 
         self.losses_ = dict(zip(self.learning_rates, previous.tolist(), strict=True))
         if not np.isfinite(previous).any():
-            raise JobFailedError("Training diverged for every learning rate.")
+            raise JobFailedError(_diverged(self.learning_rates, "the objective"))
         best = int(np.argmin(previous))
         cols = slice(best * n_out, (best + 1) * n_out)
         self.coef_ = W[:, cols].copy()
         self.intercept_ = (c + centre.offset(W))[cols].copy()
+        if not (np.isfinite(self.coef_).all() and np.isfinite(self.intercept_).all()):
+            # A finite objective with non-finite weights means overflow the
+            # objective did not see; such a model would answer NaN.
+            raise JobFailedError(_diverged(self.learning_rates, "the weights"))
         self.learning_rate_ = self.learning_rates[best]
         self.n_passes_ = int(passes[best])
         self.loss_ = float(previous[best])

@@ -21,9 +21,15 @@ attribute entry has ``type``, ``count`` (valid values), ``missing`` and
 * CATEGORICAL: ``distinct`` and ``top_values`` (the 10 most frequent, ties
   by value); [ENGINE] exact up to 65,536 distinct values, then from the
   bounded summary of :class:`~mlpipeline.engine.sketch.FrequentValues`;
-* TEXT: ``total_words``, ``unique_words``, ``words_per_record`` (min/max)
+* TEXT: ``total_words``, ``unique_words``, ``words_per_record`` (min/max),
+  ``word_lengths`` (min/max characters of a word, as split on whitespace)
   and ``top_words``, counted after lowercasing and stripping punctuation
   (distinct words and their counts bounded as for CATEGORICAL).
+
+When the schema has a BINARY, NUMERIC or CATEGORICAL target, every other
+attribute also gets ``correlation``, its correlation to the target between
+0 and 1 (``None`` where undefined), computed as
+:mod:`mlpipeline.engine.correlation` describes.
 
 ``target.distribution`` maps each class of a BINARY or CATEGORICAL target
 to its count (the 100 most frequent); it is ``None`` for a NUMERIC target.
@@ -36,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from mlpipeline.engine.correlation import Correlation, TargetBlock
 from mlpipeline.engine.csvio import ReadReport
 from mlpipeline.engine.schema import Schema
 from mlpipeline.engine.sketch import DistinctSketch, FrequentValues, ValueSketch
@@ -184,6 +191,8 @@ class _Text(_Accumulator):
         self.unique = FrequentValues()
         self.shortest: int | None = None
         self.longest = 0
+        self.shortest_word: int | None = None
+        self.longest_word = 0
         self.words = FrequentValues()
 
     def _add(self, column: Column) -> None:
@@ -193,6 +202,10 @@ class _Text(_Accumulator):
             self.longest = max(self.longest, len(tokens))
             if self.shortest is None or len(tokens) < self.shortest:
                 self.shortest = len(tokens)
+            lengths = [len(t) for t in tokens]
+            self.longest_word = max(self.longest_word, *lengths)
+            if self.shortest_word is None or min(lengths) < self.shortest_word:
+                self.shortest_word = min(lengths)
         tokens = [token for row in tokens_of_rows for token in row]
         self.unique.update(tokens)
         self.words.update(no_punct([token.lower() for token in tokens]))
@@ -202,6 +215,10 @@ class _Text(_Accumulator):
             "total_words": self.total,
             "unique_words": self.unique.distinct(),
             "words_per_record": {"min": self.shortest, "max": self.longest or None},
+            "word_lengths": {
+                "min": self.shortest_word,
+                "max": self.longest_word or None,
+            },
             "top_words": _top(self.words.counts, TOP_VALUES),
         }
 
@@ -226,15 +243,30 @@ class StatisticsBuilder:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.accumulators = {a.name: _KINDS[a.type](a.type) for a in schema.attributes}
+        target_type = schema.types.get(schema.target) if schema.target else None
+        self.correlations: dict[str, Correlation] = {}
+        self.classes = target_type == "CATEGORICAL"
+        if target_type in ("BINARY", "NUMERIC", "CATEGORICAL"):
+            self.correlations = {
+                a.name: Correlation(a.type, classes=target_type == "CATEGORICAL")
+                for a in schema.attributes
+                if a.name != schema.target
+            }
 
     def update(self, table: Table) -> None:
         """Add a block of parsed records holding every schema attribute."""
         for name, accumulator in self.accumulators.items():
             accumulator.update(table[name])
+        if self.correlations:
+            target = TargetBlock(table[self.schema.target], self.classes)
+            for name, correlation in self.correlations.items():
+                correlation.update(table[name], target)
 
     def result(self, report: ReadReport) -> dict[str, Any]:
         """Return the statistics as JSON-compatible data."""
         attributes = {name: acc.result() for name, acc in self.accumulators.items()}
+        for name, correlation in self.correlations.items():
+            attributes[name]["correlation"] = correlation.result()
         return {
             "records": records_summary(report),
             "target": self._target(),

@@ -1,6 +1,6 @@
 """Storage the engine reads data files from and keeps its entities in.
 
-The engine only needs four operations on named blobs, described by the
+The engine only needs five operations on named blobs, described by the
 :class:`Store` protocol. Names are POSIX relative paths such as
 ``"uploads/features.csv"``. :class:`DirectoryStore` implements the protocol
 on a local directory; the Django side adapts a Django ``Storage`` to it.
@@ -41,15 +41,32 @@ class Store(Protocol):
         """Return the size in bytes of the blob called ``name``."""
         ...
 
+    def listdir(self, folder: str) -> list[str]:
+        """Return the names of the blobs directly in ``folder``.
+
+        Names are relative to ``folder``; subfolders are left out, and a
+        folder that does not exist is empty.
+        """
+        ...
+
 
 def check_name(name: str) -> str:
     """Return ``name`` if it is a usable store name, else raise ValueError.
 
     A usable name is a non-empty relative POSIX path without ``.`` or
-    ``..`` components and without a trailing slash.
+    ``..`` components and without a trailing slash, so it always names a
+    file inside the store's folder. Backslashes (a separator on Windows and
+    in some object stores' consoles) and NUL bytes (which end a path for the
+    operating system) are refused as well.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"Store name {name!r} must be a non-empty string.")
+    for character, what in (("\0", "a NUL byte"), ("\\", "a backslash")):
+        if character in name:
+            raise ValueError(
+                f"Store name {name!r} holds {what}; use '/' between folders "
+                "and printable characters only."
+            )
     parts = name.split("/")
     if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(
@@ -102,3 +119,12 @@ class DirectoryStore:
     def size(self, name: str) -> int:
         """Return the size of the file for ``name`` in bytes."""
         return self._path(name).stat().st_size
+
+    def listdir(self, folder: str) -> list[str]:
+        """Return the files directly in ``folder``, without temporary ones."""
+        path = self._path(folder)
+        if not path.is_dir():
+            return []
+        return sorted(
+            p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+        )

@@ -45,21 +45,23 @@ class RunCalls:
         # Ids hold the run's number and token (conftest fixes the token).
         self.number = run
         self.run = f"{run}-{token}"
-        self.location = f"s3://{BUCKET}/uploads/{pipeline}-{run}-{token}-features.csv"
+        prefix = f"s3://{BUCKET}/uploads/{pipeline}-{run}-{token}-features"
+        #: Where each side's features file goes, and their schema.
+        self.locations = {
+            kind: f"{prefix}-{kind}.csv" for kind in ("train", "evaluation")
+        }
+        self.schema_location = f"{prefix}.csv.schema"
         self.model_id = f"ml-{pipeline}-{run}-{token}"
 
     def data_source(
-        self, kind, *, schema, split, statuses=("INPROGRESS", "COMPLETED"), message=""
+        self, kind, *, schema, statuses=("INPROGRESS", "COMPLETED"), message=""
     ):
         entity = f"ds-{self.pipeline}-{self.run}-{kind}"
         request = {
             "DataSourceId": entity,
             "DataSourceName": f"{self.pipeline} run {self.number} {kind} data",
-            "DataSpec": {
-                "DataLocationS3": self.location,
-                "DataSchema": schema,
-                "DataRearrangement": split,
-            },
+            # A whole file each: the transform step split the rows.
+            "DataSpec": {"DataLocationS3": self.locations[kind], "DataSchema": schema},
             "ComputeStatistics": True,
         }
         self.ml.add_response(

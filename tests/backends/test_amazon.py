@@ -23,6 +23,7 @@ from mlpipeline.exceptions import (
 from mlpipeline.learn import learn
 from mlpipeline.models import Run, RunStep
 from mlpipeline.serving import predict, serving_run
+from mlpipeline.split import SplitRule
 from project.demo.models import Insured
 from tests.served import serve
 
@@ -49,14 +50,6 @@ SCHEMA = (
     '{"attributeName": "insurance", "attributeType": "BINARY"}], '
     '"excludedAttributeNames": []}'
 )
-TRAIN_SPLIT = (
-    '{"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random", '
-    '"strategyParams": {"randomSeed": "aws_insurance"}}}'
-)
-EVALUATION_SPLIT = (
-    '{"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random", '
-    '"strategyParams": {"randomSeed": "aws_insurance"}, "complement": true}}'
-)
 NOT_ADMITTED = (
     "Thank you for your interest in Amazon Machine Learning. AmazonML is no "
     "longer available to new customers.  Please consider using Amazon SageMaker."
@@ -75,18 +68,21 @@ class AmazonInsurancePipeline(InsurancePipeline):
 
 
 def queue_data_sources(calls, **statuses):
-    calls.data_source(
-        "train",
-        schema=SCHEMA,
-        split=TRAIN_SPLIT,
-        statuses=statuses.get("train", ("COMPLETED",)),
-    )
-    calls.data_source(
-        "evaluation",
-        schema=SCHEMA,
-        split=EVALUATION_SPLIT,
-        statuses=statuses.get("evaluation", ("COMPLETED",)),
-    )
+    for kind in ("train", "evaluation"):
+        calls.data_source(
+            kind, schema=SCHEMA, statuses=statuses.get(kind, ("COMPLETED",))
+        )
+
+
+def features_file(kind):
+    """Return the features file of one side of the split, as it should be."""
+    rule = SplitRule("aws_insurance", 70)
+    lines = [
+        f"{p.age},{int(p.married)},{p.gender},{int(p.insurance)}\n"
+        for p in Insured.objects.order_by("pk")
+        if rule.side(str(p.pk)) == kind
+    ]
+    return "age,married,gender,insurance\n" + "".join(lines)
 
 
 def step_statuses(run):
@@ -127,25 +123,41 @@ def test_learn_command_trains_serves_and_predicts_on_amazon_ml(
             "evaluation_datasource", "model", "evaluation", "endpoint",
         )
     ]  # fmt: skip
+    expected = {kind: features_file(kind) for kind in ("train", "evaluation")}
     assert run.rows_extracted == run.rows_written == 400
+    assert (run.rows_train, run.rows_evaluation) == (
+        expected["train"].count("\n") - 1,
+        expected["evaluation"].count("\n") - 1,
+    )
     assert run.rows_train + run.rows_evaluation == 400
-    assert 240 < run.rows_train < 320
+    assert run.split == {
+        "method": "sha256(seed|pk)",
+        "seed": "aws_insurance",
+        "train_percent": 70,
+    }
     assert run.parameters == PARAMETERS
     assert clock.sleeps == [30] * 5
     upload = run.steps.get(name="upload")
-    assert upload.detail == {"location": calls.location}
+    assert upload.detail == {
+        "locations": calls.locations,
+        "schema": calls.schema_location,
+    }
 
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    features = f"uploads/aws_insurance-{number}-tok123-features.csv"
-    assert keys == [features, features + ".schema"]
+    features = f"uploads/aws_insurance-{number}-tok123-features"
+    assert keys == [
+        f"{features}-evaluation.csv",
+        f"{features}-train.csv",
+        f"{features}.csv.schema",
+    ]
     for key in keys:
         assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == (
             "AES256"
         )
-    body = s3.get_object(Bucket=BUCKET, Key=features)["Body"].read().decode()
-    assert body.startswith("age,married,gender,insurance\n")
-    assert len(body.splitlines()) == 401
-    schema_file = s3.get_object(Bucket=BUCKET, Key=features + ".schema")["Body"]
+    for kind, body in expected.items():
+        stored = s3.get_object(Bucket=BUCKET, Key=f"{features}-{kind}.csv")["Body"]
+        assert stored.read().decode() == body
+    schema_file = s3.get_object(Bucket=BUCKET, Key=f"{features}.csv.schema")["Body"]
     assert json.loads(schema_file.read()) == json.loads(SCHEMA)
 
     ml.add_response(
@@ -211,7 +223,6 @@ def test_data_source_that_fails_ends_the_run_with_the_service_message(
     calls.data_source(
         "train",
         schema=SCHEMA,
-        split=TRAIN_SPLIT,
         statuses=("INPROGRESS", "FAILED"),
         message="More than 10,000 records were rejected.",
     )

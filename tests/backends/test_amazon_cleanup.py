@@ -1,29 +1,47 @@
 """Cleanup of superseded runs on the Amazon backend."""
 
-import datetime
-
 import pytest
 from django.utils import timezone
 
 from mlpipeline.cleanup import cleanup
 from mlpipeline.models import Run, RunStep
-from tests.served import serve
+from tests.served import backdate, serve
 
 from .stubs import BUCKET, ENDPOINT_URL
 
 pytestmark = pytest.mark.django_db
 
 
-def amazon_run(s3, days_ago):
-    """Record a succeeded Amazon run and put its two files in S3."""
+def uploads(run, legacy=False):
+    """Return the S3 keys of ``run``'s uploads.
+
+    ``legacy`` runs, made before the split by primary key, uploaded one
+    features file and its schema.
+    """
+    base = f"uploads/aws_tidy-{run.pk}-{run.token}-features"
+    if legacy:
+        return [f"{base}.csv", f"{base}.csv.schema"]
+    return [f"{base}-train.csv", f"{base}-evaluation.csv", f"{base}.csv.schema"]
+
+
+def amazon_run(s3, days_ago, legacy=False):
+    """Record a succeeded Amazon run, serve it, put its files in S3."""
     run = Run.objects.create(
         pipeline="aws_tidy",
         backend="amazon",
         status=Run.Status.SUCCEEDED,
-        finished_at=timezone.now() - datetime.timedelta(days=days_ago),
+        finished_at=timezone.now(),
     )
     base = f"aws_tidy-{run.pk}-{run.token}"
-    key = f"uploads/{base}-features.csv"
+    keys = uploads(run, legacy)
+    locations = [f"s3://{BUCKET}/{key}" for key in keys]
+    if legacy:
+        upload = {"location": locations[0]}
+    else:
+        upload = {
+            "locations": {"train": locations[0], "evaluation": locations[1]},
+            "schema": locations[2],
+        }
     run.model_id = f"ml-{base}"
     run.endpoint_url = ENDPOINT_URL
     run.save()
@@ -43,11 +61,11 @@ def amazon_run(s3, days_ago):
             status=RunStep.Status.SUCCEEDED,
             entity_id=entity,
             started_at=now,
-            detail={"location": f"s3://{BUCKET}/{key}"} if name == "upload" else {},
+            detail=upload if name == "upload" else {},
         )
-    for name in (key, key + ".schema"):
-        s3.put_object(Bucket=BUCKET, Key=name, Body=b"a,b\n")
-    return serve(run)
+    for key in keys:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"a,b\n")
+    return backdate(serve(run), days_ago)
 
 
 def keys(s3):
@@ -55,10 +73,12 @@ def keys(s3):
     return [item["Key"] for item in listing]
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["three files", "legacy"])
 def test_cleanup_takes_down_the_endpoint_first_then_everything_else(
-    s3, ml, amazon_options
+    s3, ml, amazon_options, legacy
 ):
-    old, serving = amazon_run(s3, 30), amazon_run(s3, 20)
+    old = amazon_run(s3, 40, legacy)
+    previous, serving = amazon_run(s3, 30), amazon_run(s3, 20)
     model = {"MLModelId": old.model_id}
     ready = {
         "EndpointStatus": "READY",
@@ -90,23 +110,24 @@ def test_cleanup_takes_down_the_endpoint_first_then_everything_else(
     (cleaned,) = cleanup()
 
     ml.assert_no_pending_responses()
-    key = f"uploads/aws_tidy-{old.pk}-{old.token}-features.csv"
     assert cleaned.deleted == {
         "endpoint": [old.model_id],
         "evaluation": [f"ev-aws_tidy-{old.pk}-{old.token}"],
         "mlmodel": [old.model_id],
         "datasource": [f"ds-aws_tidy-{old.pk}-{old.token}-train"],
-        "file": [f"s3://{BUCKET}/{key}", f"s3://{BUCKET}/{key}.schema"],
+        "file": [f"s3://{BUCKET}/{key}" for key in uploads(old, legacy)],
     }
-    serving_key = f"uploads/aws_tidy-{serving.pk}-{serving.token}-features.csv"
-    assert keys(s3) == [serving_key, serving_key + ".schema"]
+    # The previous model, a rollback's target, stays whole, and so does the
+    # active one.
+    assert keys(s3) == sorted(uploads(previous) + uploads(serving))
     assert old.steps.get(name="cleanup").detail == {"deleted": cleaned.deleted}
 
 
 def test_a_model_already_deleted_is_skipped_and_a_refusal_is_reported(
     s3, ml, amazon_options
 ):
-    old = amazon_run(s3, 30)
+    old = amazon_run(s3, 40)
+    amazon_run(s3, 30)
     amazon_run(s3, 20)
     model = {"MLModelId": old.model_id}
     gone = {"EndpointStatus": "NONE", "PeakRequestsPerSecond": 0}
@@ -130,4 +151,4 @@ def test_a_model_already_deleted_is_skipped_and_a_refusal_is_reported(
     )
     step = old.steps.get(name="cleanup")
     assert step.status == RunStep.Status.FAILED
-    assert len(keys(s3)) == 4
+    assert len(keys(s3)) == 9

@@ -8,7 +8,7 @@ import pytest
 from mlpipeline.models import Run, RunStep
 
 from .stubs import BUCKET, PARAMETERS, run_learn
-from .test_amazon import EVALUATION_SPLIT, SCHEMA, TRAIN_SPLIT, InsurancePipeline
+from .test_amazon import SCHEMA, InsurancePipeline, features_file
 
 pytestmark = pytest.mark.django_db
 
@@ -46,31 +46,39 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
     )
     assert found is not None
     train, evaluation, number = map(int, found.groups())
-    assert train + evaluation == 400
-    key = f"uploads/aws_insurance-{number}-tok123-features.csv"
+    expected = {kind: features_file(kind) for kind in ("train", "evaluation")}
+    assert (train, evaluation) == (
+        expected["train"].count("\n") - 1,
+        expected["evaluation"].count("\n") - 1,
+    )
+    key = f"uploads/aws_insurance-{number}-tok123-features"
     location = f"s3://{BUCKET}/{key}"
-    for _, params in calls[:2]:
-        assert params.pop("Bytes") > 0
+    schema_bytes = calls[2][1].pop("Bytes")
+    assert schema_bytes > 0
     model = {"MLModelId": f"ml-aws_insurance-{number}-tok123"}
     assert calls == [
-        (
-            "upload",
-            {
-                "File": "features.csv",
-                "Location": location,
-                "Bucket": BUCKET,
-                "Key": key,
-                "Multipart": False,
-                "ServerSideEncryption": "AES256",
-            },
-        ),
+        *[
+            (
+                "upload",
+                {
+                    "File": f"features-{kind}.csv",
+                    "Location": f"{location}-{kind}.csv",
+                    "Bucket": BUCKET,
+                    "Key": f"{key}-{kind}.csv",
+                    "Bytes": len(expected[kind]),
+                    "Multipart": False,
+                    "ServerSideEncryption": "AES256",
+                },
+            )
+            for kind in ("train", "evaluation")
+        ],
         (
             "upload",
             {
                 "File": "features.csv.schema",
-                "Location": location + ".schema",
+                "Location": f"{location}.csv.schema",
                 "Bucket": BUCKET,
-                "Key": key + ".schema",
+                "Key": f"{key}.csv.schema",
                 "Multipart": False,
                 "ServerSideEncryption": "AES256",
             },
@@ -81,9 +89,8 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
                 "DataSourceId": f"ds-aws_insurance-{number}-tok123-train",
                 "DataSourceName": f"aws_insurance run {number} train data",
                 "DataSpec": {
-                    "DataLocationS3": location,
+                    "DataLocationS3": f"{location}-train.csv",
                     "DataSchema": SCHEMA,
-                    "DataRearrangement": TRAIN_SPLIT,
                 },
                 "ComputeStatistics": True,
             },
@@ -98,9 +105,8 @@ def test_dry_run_prints_every_call_with_its_parameters_and_makes_none(
                 "DataSourceId": f"ds-aws_insurance-{number}-tok123-evaluation",
                 "DataSourceName": f"aws_insurance run {number} evaluation data",
                 "DataSpec": {
-                    "DataLocationS3": location,
+                    "DataLocationS3": f"{location}-evaluation.csv",
                     "DataSchema": SCHEMA,
-                    "DataRearrangement": EVALUATION_SPLIT,
                 },
                 "ComputeStatistics": True,
             },

@@ -43,6 +43,22 @@ def page(browser):
 
 
 @pytest.fixture
+def sign_in(live_server, page):
+    """Make a superuser and sign in as them, landing on ``next_url``."""
+
+    def go(next_url):
+        from django.contrib.auth.models import User
+
+        User.objects.create_superuser("ada", "ada@example.com", "a long password")
+        page.goto(f"{live_server.url}/admin/login/?next={next_url}")
+        page.fill("#id_username", "ada")
+        page.fill("#id_password", "a long password")
+        page.click("input[type=submit]")
+
+    return go
+
+
+@pytest.fixture
 def screenshot(page):
     """Save a screenshot of the page under var/test-artifacts/."""
 

@@ -37,17 +37,12 @@ def test_predictor_page_shows_the_top_three_plans(live_server, page, screenshot)
     screenshot("predictor-policy-plan")
 
 
-def test_evaluation_report_in_the_admin(live_server, page, screenshot):
+def test_evaluation_report_in_the_admin(page, screenshot, sign_in):
     rows = list(generate_policies(3000, seed=11))
     Policy.objects.bulk_create(Policy(number=n, plan=p) for n, p in rows)
     run = learn(site.get("policy_plan"))
-    User.objects.create_superuser("ada", "ada@example.com", "a long password")
-    url = f"/admin/mlpipeline/trainedmodel/{run.trained_model.pk}/change/"
 
-    page.goto(f"{live_server.url}/admin/login/?next={url}")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "a long password")
-    page.click("input[type=submit]")
+    sign_in(f"/admin/mlpipeline/trainedmodel/{run.trained_model.pk}/change/")
     page.wait_for_selector("table.confusion-matrix")
 
     classes = page.locator("table.confusion-matrix tbody tr").count()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -72,3 +73,51 @@ def data_source(engine, store) -> Callable[..., dict]:
         return engine.get_data_source(DataSourceId=ds_id)
 
     return create
+
+
+ATTRS = [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("y", "BINARY")]
+TRAIN = {"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random"}}
+TEST = {"splitting": {**TRAIN["splitting"], "complement": True}}
+
+
+def binary_rows(n=300, seed=0):
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        c = rng.choice("abcd")
+        chance = {"a": 0.9, "b": 0.7, "c": 0.3, "d": 0.1}[c]
+        rows.append([rng.randint(0, 50), c, "yes" if rng.random() < chance else "no"])
+    return rows
+
+
+def multiclass_rows(n=300, seed=0):
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        c = rng.choice("abc")
+        label = c.upper() if rng.random() < 0.85 else rng.choice("ABC")
+        rows.append([rng.randint(0, 9), c, label])
+    return rows
+
+
+def regression_rows(n=300, seed=0):
+    rng = random.Random(seed)
+    return [
+        [
+            x := rng.randint(0, 40),
+            c := rng.choice("ab"),
+            3 * x + (10 if c == "a" else 0),
+        ]
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+def trained(engine, data_source):
+    """A COMPLETED BINARY model with train and test data sources."""
+    data_source("ds-train", binary_rows(), ATTRS, "y", TRAIN)
+    data_source("ds-test", binary_rows(), ATTRS, "y", TEST)
+    engine.create_ml_model(
+        MLModelId="ml-1", MLModelType="BINARY", TrainingDataSourceId="ds-train"
+    )
+    return "ml-1"

@@ -3,10 +3,14 @@ import pytest
 
 from mlpipeline.engine.metrics import (
     RankedScores,
+    Residuals,
+    ScoreHistogram,
     binary_auc,
     confusion_matrix,
     macro_f1,
+    residual_histogram,
     rmse,
+    score_histogram,
 )
 
 
@@ -99,3 +103,84 @@ def test_ranked_scores_need_both_classes():
 
     with pytest.raises(ValueError, match="both classes"):
         ranked.auc()
+
+
+def test_score_histogram_counts_each_true_class_per_bin():
+    labels = [0, 0, 0, 1, 1, 1]
+    scores = [0.0, 0.1, 0.26, 0.5, 0.74, 1.0]
+
+    histogram = score_histogram(labels, scores, 0.5, bins=4)
+
+    assert histogram == {
+        "kind": "score",
+        "edges": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "counts": {"0": [2, 1, 0, 0], "1": [0, 0, 2, 1]},
+        "threshold": 0.5,
+    }
+
+
+def test_residual_histogram_is_symmetric_and_counts_outliers_apart():
+    true = np.array([10.0] * 200 + [1000.0, -1000.0])
+    predicted = np.array([10.0 + (i % 5 - 2) for i in range(200)] + [0.0, 0.0])
+
+    histogram = residual_histogram(true, predicted, bins=4)
+
+    # Residuals -2 to 2, 40 of each; the 1st and 99th percentiles are -2
+    # and 2, so the bins span [-2, 2] (the last holds both 1 and 2) and
+    # the two residuals of 1000 and -1000 fall outside.
+    assert histogram == {
+        "kind": "residual",
+        "edges": [-2.0, -1.0, 0.0, 1.0, 2.0],
+        "counts": [40, 40, 40, 80],
+        "below": 1,
+        "above": 1,
+        "mean": 0.0,
+    }
+
+
+def test_residual_histogram_of_a_perfect_model_has_one_full_bin():
+    histogram = residual_histogram(np.array([3.0, 4.0]), np.array([3.0, 4.0]), 2)
+
+    assert histogram["edges"] == [-1.0, 0.0, 1.0]
+    assert histogram["counts"] == [0, 2]
+
+
+def test_score_histogram_of_blocks_equals_the_histogram_of_all():
+    rng = np.random.default_rng(7)
+    labels, scores = rng.integers(0, 2, 500), rng.random(500)
+    histogram = ScoreHistogram()
+    for start in range(0, 500, 64):
+        histogram.add(labels[start : start + 64], scores[start : start + 64])
+
+    assert histogram.result(0.4) == score_histogram(labels, scores, 0.4)
+
+
+def test_residuals_in_memory_give_the_histogram_and_rmse_of_all():
+    rng = np.random.default_rng(8)
+    true, predicted = rng.normal(size=3000), rng.normal(size=3000)
+    residuals = Residuals()
+    for start in range(0, 3000, 500):
+        residuals.add(true[start : start + 500], predicted[start : start + 500])
+
+    assert residuals.histogram() == residual_histogram(true, predicted)
+    assert residuals.rmse() == pytest.approx(rmse(true, predicted), rel=1e-12)
+
+
+def test_residuals_past_memory_go_to_disk_and_keep_exact_counts(tmp_path):
+    """Past 1,000 residuals (here) they are written to a file: the counts
+    stay exact, the edges come from the sketch of the residuals (exact
+    below its 262,144 values) and the file goes with close()."""
+    rng = np.random.default_rng(9)
+    true, predicted = rng.normal(size=5000) * 3, rng.normal(size=5000)
+    residuals = Residuals(tmp_path, memory_residuals=1000)
+    for start in range(0, 5000, 700):
+        residuals.add(true[start : start + 700], predicted[start : start + 700])
+
+    assert len(list(tmp_path.iterdir())) == 1
+    found, expected = residuals.histogram(), residual_histogram(true, predicted)
+    # The mean adds the blocks' sums: equal up to rounding.
+    assert found.pop("mean") == pytest.approx(expected.pop("mean"), rel=1e-12)
+    assert found == expected
+    assert residuals.rmse() == pytest.approx(rmse(true, predicted), rel=1e-12)
+    residuals.close()
+    assert list(tmp_path.iterdir()) == []

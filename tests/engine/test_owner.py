@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from mlpipeline.engine import InvalidInputException
-from mlpipeline.engine.owner import current_owner, is_orphaned
-from tests.engine.test_service import ATTRS, TRAIN, binary_rows
+from mlpipeline.engine.owner import current_owner, is_orphaned, running
+
+from .conftest import ATTRS, TRAIN, binary_rows
 
 MODEL = "engine/mlmodels/ml-1.json"
 
@@ -52,7 +53,16 @@ def test_an_orphaned_model_is_trained_again_when_created_again(
     assert "owner" not in json.loads(store.open(MODEL).read())
 
 
-def test_a_live_job_is_not_started_twice(engine, store, data_source):
+@pytest.mark.parametrize(
+    ("running_here", "status"),
+    [(True, "INPROGRESS"), (False, "COMPLETED")],
+    ids=["live-job-not-started-twice", "job-given-up-is-run-again"],
+)
+def test_a_job_of_this_process_reruns_only_once_it_no_longer_runs(
+    engine, store, data_source, running_here, status
+):
+    # Without the job running, this is what a store that refused the job's
+    # last document leaves: INPROGRESS, owned by a live process.
     data_source("ds-train", binary_rows(), ATTRS, "y", TRAIN)
     request = dict(
         MLModelId="ml-1", MLModelType="BINARY", TrainingDataSourceId="ds-train"
@@ -63,9 +73,14 @@ def test_a_live_job_is_not_started_twice(engine, store, data_source):
     document["owner"] = current_owner()
     store.write(MODEL, json.dumps(document).encode())
 
-    engine.create_ml_model(**request)
+    if running_here:
+        # Another thread of this process is training it.
+        with running("mlmodel", "ml-1"):
+            engine.create_ml_model(**request)
+    else:
+        engine.create_ml_model(**request)
 
-    assert engine.get_ml_model(MLModelId="ml-1")["Status"] == "INPROGRESS"
+    assert engine.get_ml_model(MLModelId="ml-1")["Status"] == status
 
 
 def test_a_dependency_left_by_a_dead_process_fails_the_dependent(
@@ -87,4 +102,7 @@ def test_a_dependency_left_by_a_dead_process_fails_the_dependent(
 
     model = engine.get_ml_model(MLModelId="ml-2")
     assert model["Status"] == "FAILED"
-    assert "was left INPROGRESS by a process that ended" in model["Message"]
+    assert model["Message"] == (
+        "DataSource 'ds-train' was left INPROGRESS by a process that ended or "
+        "gave it up; create it again to rerun it."
+    )

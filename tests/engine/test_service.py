@@ -2,7 +2,7 @@ import datetime as dt
 import io
 import json
 import os
-import random
+import re
 import threading
 
 import numpy as np
@@ -14,60 +14,24 @@ from mlpipeline.engine import (
     EngineError,
     IdempotentParameterMismatchException,
     InvalidInputException,
+    LimitExceededException,
     PredictorNotMountedException,
     ResourceNotFoundException,
 )
 from mlpipeline.engine.recipe import suggest_recipe
 from mlpipeline.engine.schema import parse_schema
 
-from .conftest import ENDPOINT, csv_bytes, schema_json
-
-ATTRS = [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("y", "BINARY")]
-TRAIN = {"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random"}}
-TEST = {"splitting": {**TRAIN["splitting"], "complement": True}}
-
-
-def binary_rows(n=300, seed=0):
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        c = rng.choice("abcd")
-        chance = {"a": 0.9, "b": 0.7, "c": 0.3, "d": 0.1}[c]
-        rows.append([rng.randint(0, 50), c, "yes" if rng.random() < chance else "no"])
-    return rows
-
-
-def multiclass_rows(n=300, seed=0):
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        c = rng.choice("abc")
-        label = c.upper() if rng.random() < 0.85 else rng.choice("ABC")
-        rows.append([rng.randint(0, 9), c, label])
-    return rows
-
-
-def regression_rows(n=300, seed=0):
-    rng = random.Random(seed)
-    return [
-        [
-            x := rng.randint(0, 40),
-            c := rng.choice("ab"),
-            3 * x + (10 if c == "a" else 0),
-        ]
-        for _ in range(n)
-    ]
-
-
-@pytest.fixture
-def trained(engine, data_source):
-    """A COMPLETED BINARY model with train and test data sources."""
-    data_source("ds-train", binary_rows(), ATTRS, "y", TRAIN)
-    data_source("ds-test", binary_rows(), ATTRS, "y", TEST)
-    engine.create_ml_model(
-        MLModelId="ml-1", MLModelType="BINARY", TrainingDataSourceId="ds-train"
-    )
-    return "ml-1"
+from .conftest import (
+    ATTRS,
+    ENDPOINT,
+    TEST,
+    TRAIN,
+    binary_rows,
+    csv_bytes,
+    multiclass_rows,
+    regression_rows,
+    schema_json,
+)
 
 
 class RecordingStore(DirectoryStore):
@@ -406,12 +370,14 @@ def test_model_files_record_the_training(engine, store, trained):
     assert document["meta"]["classes"] == ["0", "1"]
     assert json.loads(document["schema"])["targetAttributeName"] == "y"
     assert document["recipe"].startswith("{")
-    space = json.loads(store.open(f"engine/mlmodels/{trained}.features.json").read())
+    space = json.loads(
+        store.open(f"engine/mlmodels/files/{trained}.features.json").read()
+    )
     assert "c" in space["outputs"] and space["tokens"][
         space["outputs"].index("c")
     ] == list("abcd")
     with np.load(
-        io.BytesIO(store.open(f"engine/mlmodels/{trained}.npz").read()),
+        io.BytesIO(store.open(f"engine/mlmodels/files/{trained}.npz").read()),
         allow_pickle=False,
     ) as weights:
         assert weights["coef"].shape == (training["features"], 1)
@@ -430,7 +396,7 @@ def test_training_is_deterministic_for_the_same_id_and_data(tmp_path):
         engine.create_ml_model(
             MLModelId="ml", MLModelType="BINARY", TrainingDataSourceId="ds"
         )
-        weights.append(store.open("engine/mlmodels/ml.npz").read())
+        weights.append(store.open("engine/mlmodels/files/ml.npz").read())
     assert weights[0] == weights[1]
 
 
@@ -472,6 +438,18 @@ def test_model_request_checks(engine, data_source):
         engine.get_ml_model(MLModelId="m")
 
 
+def test_empty_recipe_means_the_suggested_recipe(engine, trained):
+    engine.create_ml_model(
+        MLModelId="ml-empty",
+        MLModelType="BINARY",
+        TrainingDataSourceId="ds-train",
+        Recipe="",
+    )
+    suggested = engine.get_ml_model(MLModelId=trained, Verbose=True)["Recipe"]
+    found = engine.get_ml_model(MLModelId="ml-empty", Verbose=True)
+    assert found["Status"] == "COMPLETED" and found["Recipe"] == suggested
+
+
 def test_user_recipe_from_store_is_used(engine, store, data_source):
     data_source("ds", binary_rows(100), ATTRS, "y")
     recipe = '{"outputs": ["c", "normalize(x)"]}'
@@ -483,7 +461,7 @@ def test_user_recipe_from_store_is_used(engine, store, data_source):
         RecipeUri="r.json",
     )
     assert engine.get_ml_model(MLModelId="m", Verbose=True)["Recipe"] == recipe
-    space = json.loads(store.open("engine/mlmodels/m.features.json").read())
+    space = json.loads(store.open("engine/mlmodels/files/m.features.json").read())
     assert space["outputs"] == ["c", "normalize(x)"]
 
 
@@ -517,6 +495,25 @@ def test_more_than_100_classes_fails(engine, data_source):
     assert "101 classes" in model["Message"] and "at most 100" in model["Message"]
 
 
+def test_hundred_classes_train_and_one_class_fails(engine, data_source):
+    attrs = [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("y", "CATEGORICAL")]
+    data_source("ds-100", [[i, "a", f"k{i % 100}"] for i in range(200)], attrs, "y")
+    engine.create_ml_model(
+        MLModelId="m100", MLModelType="MULTICLASS", TrainingDataSourceId="ds-100"
+    )
+    assert engine.get_ml_model(MLModelId="m100")["Status"] == "COMPLETED"
+    data_source("ds-1", [[i, "a", "only"] for i in range(20)], attrs, "y")
+    engine.create_ml_model(
+        MLModelId="m1", MLModelType="MULTICLASS", TrainingDataSourceId="ds-1"
+    )
+    model = engine.get_ml_model(MLModelId="m1")
+    assert model["Status"] == "FAILED"
+    assert model["Message"] == (
+        "The training target has the single class 'only'; a MULTICLASS model "
+        "needs at least 2."
+    )
+
+
 def test_model_size_limit_keeps_frequent_features(engine, store, data_source):
     attrs = [("x", "NUMERIC"), ("c", "CATEGORICAL"), ("y", "BINARY")]
     rows = [[i, f"id{i}" if i % 2 else "common", i % 2] for i in range(30000)]
@@ -533,7 +530,7 @@ def test_model_size_limit_keeps_frequent_features(engine, store, data_source):
     training = document["training"]
     assert training["features"] == 100000 // 8 - 1
     assert training["features_pruned"] == 15001 - training["features"]
-    space = json.loads(store.open("engine/mlmodels/m.features.json").read())
+    space = json.loads(store.open("engine/mlmodels/files/m.features.json").read())
     assert "common" in space["tokens"][0]
 
 
@@ -836,6 +833,10 @@ def test_default_endpoint_matches_amazon_host(store, trained):
         info["EndpointUrl"]
         == "https://realtime.machinelearning.us-east-1.amazonaws.com"
     )
+    # The VipURL pattern of Amazon ML's API model.
+    assert re.fullmatch(
+        r"https://[a-zA-Z0-9-.]*\.amazon(aws)?\.com[/]?", info["EndpointUrl"]
+    )
 
 
 def test_baselines_use_the_training_mean_and_majority_class(engine, data_source):
@@ -862,3 +863,62 @@ def test_baselines_use_the_training_mean_and_majority_class(engine, data_source)
     )
     report = engine.get_evaluation(EvaluationId="ev-m")["Report"]
     assert round(report["baseline"], 6) == 0.428571
+
+
+class FailingWhileWaitedStore(DirectoryStore):
+    """Show a data source INPROGRESS on its first read, FAILED after."""
+
+    def __init__(self, root, name):
+        super().__init__(root)
+        self.name, self.reads = name, 0
+
+    def open(self, name):
+        handle = super().open(name)
+        if name != self.name:
+            return handle
+        self.reads += 1
+        document = json.loads(handle.read())
+        handle.close()
+        status = "INPROGRESS" if self.reads == 1 else "FAILED"
+        document["api"]["Status"] = status
+        return io.BytesIO(json.dumps(document).encode())
+
+
+def test_job_fails_when_the_dependency_it_waits_for_fails(tmp_path):
+    store = FailingWhileWaitedStore(tmp_path, "engine/datasources/ds.json")
+    engine = Engine(store, poll_interval=0)
+    store.write("d.csv", csv_bytes(binary_rows(50)))
+    spec = {"DataLocationS3": "d.csv", "DataSchema": schema_json(ATTRS, "y")}
+    engine.create_data_source_from_s3(
+        DataSourceId="ds", DataSpec=spec, ComputeStatistics=True
+    )
+    store.reads = 0
+    engine.create_ml_model(
+        MLModelId="m", MLModelType="BINARY", TrainingDataSourceId="ds"
+    )
+    model = engine.get_ml_model(MLModelId="m")
+    assert model["Status"] == "FAILED"
+    assert model["Message"] == "DataSource 'ds' ended FAILED."
+
+
+def test_predict_rate_limit_is_per_model_and_second(store, trained):
+    now = [100.0]
+    engine = Engine(
+        store, endpoint_url=ENDPOINT, max_predict_rate=200, clock=lambda: now[0]
+    )
+    url = engine.create_realtime_endpoint(MLModelId=trained)["RealtimeEndpointInfo"][
+        "EndpointUrl"
+    ]
+    for _ in range(200):
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    with pytest.raises(LimitExceededException, match="more than 200 Predict") as info:
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    assert info.value.code == "LimitExceededException"
+    now[0] = 100.999
+    with pytest.raises(LimitExceededException):
+        engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    now[0] = 101.0
+    assert engine.predict(MLModelId=trained, Record={}, PredictEndpoint=url)
+    unlimited = Engine(store, endpoint_url=ENDPOINT, clock=lambda: now[0])
+    for _ in range(300):
+        unlimited.predict(MLModelId=trained, Record={}, PredictEndpoint=url)

@@ -116,3 +116,11 @@ def test_one_percentage_defaults_the_other():
 def test_bad_rearrangements_are_invalid_input(text, message):
     with pytest.raises(InvalidInputException, match=message):
         parse_rearrangement(text)
+
+
+def test_fractional_percentages_follow_the_same_floor_rule():
+    # floor(10 * 33.5 / 100) = 3 and floor(10 * 66.6 / 100) = 6.
+    assert _selected(_split(percentBegin=33.5, percentEnd=66.6)) == [3, 4, 5]
+    # 70 % of 1047 is 732.9: exact arithmetic keeps it from rounding up.
+    select = _split(percentBegin=0, percentEnd=70.0).selector(1047)
+    assert sum(select(i, 0) for i in range(1047)) == 732

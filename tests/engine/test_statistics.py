@@ -82,6 +82,7 @@ def test_text_statistics():
     assert stats["total_words"] == 9
     assert stats["unique_words"] == 9
     assert stats["words_per_record"] == {"min": 1, "max": 4}
+    assert stats["word_lengths"] == {"min": 1, "max": 6}
     assert stats["top_words"][:2] == [
         {"value": "hello", "count": 2},
         {"value": "world", "count": 2},
@@ -106,3 +107,20 @@ def test_categorical_statistics_stay_bounded_past_65536_distinct_values():
     assert stats["top_values"][0]["value"] == "common"
     assert 15_000 - 165_000 / 65_537 <= stats["top_values"][0]["count"] <= 15_000
     assert abs(stats["distinct"] - 150_001) < 150_001 * 0.02
+
+
+def test_every_other_attribute_gets_its_correlation_to_the_target():
+    attributes = _stats()["attributes"]
+    assert "correlation" not in attributes["c"]
+    # n is 1, 2, 3 where c is x, y, x: both classes average 2, so eta is 0.
+    assert attributes["n"]["correlation"] == pytest.approx(0.0, abs=1e-12)
+    # b is 1, 0, 1 (and missing) where c is x, y, x: b decides c.
+    assert attributes["b"]["correlation"] == pytest.approx(1.0)
+    assert attributes["t"]["correlation"] == pytest.approx(1.0)
+
+
+def test_no_correlation_without_a_usable_target():
+    schema = parse_schema(schema_json([("n", "NUMERIC"), ("t", "TEXT")], "t"))
+    builder = StatisticsBuilder(schema)
+    builder.update(build_table([["1", "a"]], {"n": 0, "t": 1}, schema.types))
+    assert "correlation" not in builder.result(ReadReport())["attributes"]["n"]

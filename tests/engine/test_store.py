@@ -36,3 +36,30 @@ def test_missing_blob_raises_file_not_found(tmp_path):
 def test_unsafe_names_are_rejected(name):
     with pytest.raises(ValueError, match="Store name"):
         check_name(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [("uploads/a\0.csv", "a NUL byte"), ("uploads\\..\\..\\x", "a backslash")],
+)
+def test_names_with_nul_bytes_or_backslashes_are_rejected(tmp_path, name, what):
+    message = (
+        f"Store name {name!r} holds {what}; use '/' between folders and "
+        "printable characters only."
+    )
+
+    with pytest.raises(ValueError) as refused:
+        DirectoryStore(tmp_path).write(name, b"x")
+
+    assert str(refused.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_listdir_names_files_of_one_folder(tmp_path):
+    store = DirectoryStore(tmp_path)
+    store.write("d/b.json", b"1")
+    store.write("d/a.json", b"2")
+    store.write("d/sub/c.json", b"3")
+    (tmp_path / "d" / ".tmp-partial").write_bytes(b"")
+    assert store.listdir("d") == ["a.json", "b.json"]
+    assert store.listdir("missing") == []

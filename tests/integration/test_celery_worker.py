@@ -2,7 +2,8 @@
 
 Each test starts ``celery worker`` as a separate process on the test
 database (a file for SQLite, the test database on PostgreSQL), with Redis
-on 127.0.0.1:6379 (database 15, emptied first) as the broker.
+on 127.0.0.1:6379 (database 15, emptied first; MLPIPELINE_TEST_BROKER names
+another) as the broker.
 """
 
 import os
@@ -10,21 +11,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
 
 from mlpipeline.models import Run, RunStep
 from mlpipeline.tasks import run_pipeline
 from mlpipeline.trigger import request_run
 from project.celery import app
+from tests.processes import ROOT, process_env
 
-BROKER = "redis://127.0.0.1:6379/15"
-ROOT = Path(__file__).resolve().parents[2]
+# Another Redis database can be named for parallel runs of the suite.
+BROKER = os.environ.get("MLPIPELINE_TEST_BROKER", "redis://127.0.0.1:6379/15")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,15 +58,11 @@ def start_worker(broker, files, tmp_path):
     workers = []
 
     def start(name):
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-            "CELERY_BROKER_URL": BROKER,
-            "CELERY_VISIBILITY_TIMEOUT": "5",
-            "WORKER_DATABASE_NAME": str(connection.settings_dict["NAME"]),
-            "WORKER_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "WORKER_WORK_DIR": str(settings.MLPIPELINE_WORK_DIR),
-        }
+        env = process_env(
+            "tests.worker_settings",
+            CELERY_BROKER_URL=BROKER,
+            CELERY_VISIBILITY_TIMEOUT="5",
+        )
         log = open(tmp_path / f"{name}.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "--app", "project", "worker",

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
+from mlpipeline.conf import settings
 from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.extract import iter_rows
 from mlpipeline.pipeline import Pipeline, site
@@ -36,22 +37,30 @@ class Command(BaseCommand):
             default=0.0,
             help="Seconds to keep retrying while the server does not answer.",
         )
+        parser.add_argument(
+            "--token",
+            help="Bearer token for the embedded endpoints (default: the first "
+            "of MLPIPELINE_API_TOKENS).",
+        )
 
     def handle(self, *args, **options):
         names = options["pipelines"]
         rows = options["rows"]
         wait = options["wait"]
+        token = options["token"] or next(iter(settings.API_TOKENS), None)
         if rows < 1:
             raise CommandError(f"--rows must be at least 1, not {rows}.")
 
         try:
             pipelines = [site.get(name) for name in names] if names else list(site)
             for pipeline in pipelines:
-                self._ask(pipeline, rows, wait)
+                self._ask(pipeline, rows, wait, token)
         except MlpipelineError as err:
             raise CommandError(err) from err
 
-    def _ask(self, pipeline: Pipeline, rows: int, wait: float) -> None:
+    def _ask(
+        self, pipeline: Pipeline, rows: int, wait: float, token: str | None
+    ) -> None:
         layout = layout_for(pipeline)
         run = serving_run(layout.pipeline)
         backend = get_backend(run.backend)
@@ -65,8 +74,13 @@ class Command(BaseCommand):
             )
             truth = record.pop(layout.target)
             if isinstance(backend, EmbeddedBackend):
+                if not token:
+                    raise CommandError(
+                        "The embedded endpoints answer only callers with a token; "
+                        "set MLPIPELINE_API_TOKENS or pass --token."
+                    )
                 body = {"MLModelId": run.model_id, "Record": record}
-                answer = _post(run.endpoint_url, body, wait)
+                answer = _post(run.endpoint_url, body, token, wait)
             else:
                 # Amazon ML's endpoints take only requests signed by boto3.
                 prediction = backend.predict(run.model_id, record, run.endpoint_url)
@@ -86,11 +100,14 @@ def _describe(prediction: dict) -> str:
     return f"{prediction['predictedLabel']!r} (scores: {best})"
 
 
-def _post(url: str, body: dict, wait: float) -> dict:
+def _post(url: str, body: dict, token: str, wait: float) -> dict:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+        },
         method="POST",
     )
     deadline = time.monotonic() + wait

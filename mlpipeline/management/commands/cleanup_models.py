@@ -10,8 +10,8 @@ from mlpipeline.cleanup import Cleaned, cleanup
 class Command(BaseCommand):
     help = (
         "Delete the realtime endpoints, models, evaluations, data sources and "
-        "uploaded files of runs that a newer model superseded more than "
-        "MLPIPELINE_RETENTION ago."
+        "uploaded files of runs whose model stopped being active more than "
+        "MLPIPELINE_RETENTION ago, never the active or previous model's."
     )
 
     def add_arguments(self, parser):

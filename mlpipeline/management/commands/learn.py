@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,6 +11,7 @@ from mlpipeline.exceptions import MlpipelineError
 from mlpipeline.learn import STEPS, learn, resume
 from mlpipeline.models import Run
 from mlpipeline.pipeline import Pipeline, site
+from mlpipeline.split import split_paths
 
 
 class Command(BaseCommand):
@@ -112,11 +115,14 @@ class Command(BaseCommand):
                 failures.append(name)
                 continue
             if verbosity >= 1:
+                rejected = (
+                    f"; {found.rows_rejected} rejected" if found.rows_rejected else ""
+                )
                 self.stdout.write(
                     f"{name}: dry run on backend {found.backend!r}, {found.rows} rows "
                     f"({found.rows_train} train + {found.rows_evaluation} "
-                    f"evaluation); ids show run {found.run_number}, which was not "
-                    "kept. Nothing was uploaded or created. The calls:"
+                    f"evaluation{rejected}); ids show run {found.run_number}, which "
+                    "was not kept. Nothing was uploaded or created. The calls:"
                 )
                 for call in found.calls:
                     self.stdout.write(f"  {call}")
@@ -125,15 +131,17 @@ class Command(BaseCommand):
 
     def _summary(self, run: Run) -> str:
         if run.status == Run.Status.TRANSFORMED:
+            files = split_paths(Path(run.features_file))
             return self.style.SUCCESS(
                 f"{run.pipeline}: run {run.pk} transformed {run.rows_written} rows "
-                f"into {run.features_file}"
+                f"into {files['train']} and {files['evaluation']}"
             )
         baseline = "" if run.baseline is None else f" (baseline {run.baseline:.4f})"
+        rejected = f"{run.rows_rejected} rejected + " if run.rows_rejected else ""
         return self.style.SUCCESS(
             f"{run.pipeline}: {run.model_type} model {run.model_id} "
             f"{run.metric_name} {run.metric_value:.4f}{baseline}; "
-            f"rows {run.rows_extracted} = {run.rows_train} train + "
+            f"rows {run.rows_extracted} = {rejected}{run.rows_train} train + "
             f"{run.rows_evaluation} evaluation; predictions at {run.endpoint_url}"
         )
 
