@@ -32,9 +32,12 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from mlpipeline.exceptions import DataError
 
@@ -73,17 +76,21 @@ class SplitRule:
 
     def sides(self, pks: Iterable[str]) -> list[str]:
         """Return the side of each key of ``pks``, in order."""
+        return [SIDES[found] for found in self.evaluates(pks).tolist()]
+
+    def evaluates(self, pks: Iterable[str]) -> np.ndarray:
+        """Return, per key of ``pks``, whether its row evaluates (bool array).
+
+        Each key's first 8 digest bytes are gathered and compared at once:
+        ``h * 100 >= train_percent * 2**64`` holds exactly when ``h`` is at
+        least the ceiling of ``train_percent * 2**64 / 100``.
+        """
         # Hashing the seed's part once and copying it saves a third of the
         # time per row on short keys.
         prefix = hashlib.sha256(f"{self.seed}|".encode())
-        bound = self.train_percent * _TWO_64
-        sides = []
-        for pk in pks:
-            digest = prefix.copy()
-            digest.update(pk.encode())
-            place = int.from_bytes(digest.digest()[:8], "big")
-            sides.append("evaluation" if place * 100 >= bound else "train")
-        return sides
+        places = b"".join(map(partial(_place, prefix), pks))
+        least = -(-self.train_percent * _TWO_64 // 100)
+        return np.frombuffer(places, dtype=">u8") >= np.uint64(least)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the rule as a run and a trained model record it."""
@@ -92,6 +99,13 @@ class SplitRule:
             "seed": self.seed,
             "train_percent": self.train_percent,
         }
+
+
+def _place(prefix: Any, pk: str) -> bytes:
+    """Return the first 8 bytes of ``prefix`` hashed on with ``pk``."""
+    digest = prefix.copy()
+    digest.update(pk.encode())
+    return digest.digest()[:8]
 
 
 def describe(rule: dict[str, Any] | None) -> str:
@@ -162,11 +176,11 @@ class SplitWriter:
         with commas directly, in half ``csv.writer``'s time; any other batch
         goes through ``csv.writer``. The bytes are the same.
         """
-        sides = self.rule.sides(keys)
+        evaluates = self.rule.evaluates(keys)
         rows = list(zip(*columns, strict=True))
         lines = _plain_lines(columns, rows)
-        for side in SIDES:
-            picked = [found == side for found in sides]
+        for side, mask in zip(SIDES, (~evaluates, evaluates), strict=True):
+            picked = mask.tolist()
             if lines is None:
                 chosen: list[Any] = list(itertools.compress(rows, picked))
                 self._writers[side].writerows(chosen)
