@@ -32,7 +32,6 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -85,10 +84,9 @@ class SplitRule:
         ``h * 100 >= train_percent * 2**64`` holds exactly when ``h`` is at
         least the ceiling of ``train_percent * 2**64 / 100``.
         """
-        # Hashing the seed's part once and copying it saves a third of the
-        # time per row on short keys.
-        prefix = hashlib.sha256(f"{self.seed}|".encode())
-        places = b"".join(map(partial(_place, prefix), pks))
+        prefix = f"{self.seed}|".encode()
+        sha256 = hashlib.sha256
+        places = b"".join([sha256(prefix + pk.encode()).digest()[:8] for pk in pks])
         least = -(-self.train_percent * _TWO_64 // 100)
         return np.frombuffer(places, dtype=">u8") >= np.uint64(least)
 
@@ -99,13 +97,6 @@ class SplitRule:
             "seed": self.seed,
             "train_percent": self.train_percent,
         }
-
-
-def _place(prefix: Any, pk: str) -> bytes:
-    """Return the first 8 bytes of ``prefix`` hashed on with ``pk``."""
-    digest = prefix.copy()
-    digest.update(pk.encode())
-    return digest.digest()[:8]
 
 
 def describe(rule: dict[str, Any] | None) -> str:
@@ -177,8 +168,8 @@ class SplitWriter:
         goes through ``csv.writer``. The bytes are the same.
         """
         evaluates = self.rule.evaluates(keys)
-        rows = list(zip(*columns, strict=True))
-        lines = _plain_lines(columns, rows)
+        lines = _plain_lines(columns)
+        rows = list(zip(*columns, strict=True)) if lines is None else []
         for side, mask in zip(SIDES, (~evaluates, evaluates), strict=True):
             picked = mask.tolist()
             if lines is None:
@@ -216,17 +207,16 @@ class SplitWriter:
 _QUOTED_CHARACTERS = ('"', ",", "\n", "\r")
 
 
-def _plain_lines(
-    columns: Sequence[Sequence[str]], rows: list[tuple[str, ...]]
-) -> list[str] | None:
-    """Return ``rows`` as CSV lines if no cell needs quoting, else ``None``.
+def _plain_lines(columns: Sequence[Sequence[str]]) -> list[str] | None:
+    """Return the rows of ``columns`` as CSV lines if no cell needs quoting.
 
-    A lone cell is left to ``csv.writer``, which quotes it when empty.
+    ``None`` otherwise; a lone cell is left to ``csv.writer`` too, which
+    quotes it when empty.
     """
     if len(columns) < 2 or not all(map(_plain, columns)):
         return None
     try:
-        return list(map(",".join, rows))
+        return list(map(",".join, zip(*columns, strict=True)))
     except TypeError:
         return None  # a cell that is not a string, which the writer converts
 
