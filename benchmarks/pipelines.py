@@ -16,9 +16,13 @@ class BenchPolicyPipeline(Pipeline):
 
 
 class BenchExtractPipeline(Pipeline):
-    """All four columns, for the extract stage alone (never learned)."""
+    """All four columns, for the extract stage alone (never learned).
+
+    The extracted file starts with the primary key, so the fields name the
+    other three; the file then holds what the references read.
+    """
 
     name = "bench_extract"
     model = BenchPolicy
-    fields = ["id", "number", "plan", "issued_on"]
+    fields = ["number", "plan", "issued_on"]
     target = "plan"

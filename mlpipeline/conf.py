@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     # Local folder for the extracted rows and the features file of each run.
     # None means <BASE_DIR>/var/mlpipeline.
     "WORK_DIR": None,
+    # Local folder where the embedded engine's training and evaluation keep
+    # their temporary files (encoded rows, sorted scores), about 12 bytes
+    # per feature value of the training rows. None means <WORK_DIR>/tmp.
+    "TEMP_DIR": None,
     # Rows fetched per database round trip while extracting.
     "CHUNK_SIZE": 2000,
     # Scheme and host that the embedded engine's endpoint URLs start with.
@@ -103,6 +107,12 @@ class _Settings:
                 "mlpipeline may write the files of each run."
             )
         return Path(base_dir) / "var" / "mlpipeline"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Return the folder for the engine's temporary files."""
+        configured = self.TEMP_DIR
+        return self.work_dir / "tmp" if configured is None else Path(configured)
 
     @property
     def retention(self) -> datetime.timedelta:

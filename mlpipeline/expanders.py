@@ -15,6 +15,7 @@ strings.
 from __future__ import annotations
 
 import datetime
+import operator
 import string
 from collections.abc import Sequence
 
@@ -28,14 +29,39 @@ _BASE36_DIGITS = string.digits + string.ascii_uppercase
 _BASE36_VALUE = {char: str(value) for value, char in enumerate(_BASE36_DIGITS)}
 
 # Lookup tables of the vectorised LongIdExpander: the base-36 value of each
-# code point below 128 (-1 when it is not a digit, and for every code point
-# from 128 on), and the text of each value, 36 standing for a missing digit.
-_DIGIT_OF_POINT = np.full(129, -1, dtype=np.int64)
+# code point below 128, letters in either case (36 for code point 0, which
+# pads ids: a missing digit; 37 when it is not a digit, and for every code
+# point from 128 on), and the text of each value.
+_NOT_A_DIGIT = 37
+_DIGIT_CODE = np.full(129, _NOT_A_DIGIT, dtype=np.uint8)
+_DIGIT_CODE[0] = 36
 for _value, _char in enumerate(_BASE36_DIGITS):
-    _DIGIT_OF_POINT[ord(_char)] = _value
-_DIGIT_TEXT = np.array([*(str(v) for v in range(36)), ""], dtype=object)
+    _DIGIT_CODE[[ord(_char), ord(_char.lower())]] = _value
+_DIGIT_TEXT = np.array([*(str(v) for v in range(36)), "", None], dtype=object)
 _LENGTH_TEXT = np.array([str(n) for n in range(1001)], dtype=object)
 _MAX_BATCH_DIGITS = 1000
+_MAX_DAYS_KEPT = 20_000
+_FIRST_TEN = operator.itemgetter(slice(10))
+
+
+def _code_points(texts: Sequence[str], width: int | None) -> np.ndarray:
+    """Return the code points of ``texts``, shape (n, w), zero-padded.
+
+    ``w`` is the longest text's length, or ``width`` if that is larger.
+    """
+    codes = np.array(texts, dtype=str)
+    if width is not None and codes.dtype.itemsize // 4 < width:
+        codes = codes.astype(f"<U{width}")
+    size = max(codes.dtype.itemsize // 4, 1)
+    if codes.dtype.itemsize == 0:
+        return np.zeros((len(texts), size), dtype=np.uint32)
+    return codes.view(np.uint32).reshape(len(texts), size)
+
+
+def _texts_of_points(points: np.ndarray) -> list[str]:
+    """Return the texts whose zero-padded code points are ``points``."""
+    width = points.shape[1]
+    return np.ascontiguousarray(points).view(f"<U{width}").ravel().tolist()
 
 
 class Expander:
@@ -129,6 +155,9 @@ class LongIdExpander(Expander):
         self.digits = digits
         self.digit_type = digit_type
         self._drop = str.maketrans("", "", separators)
+        self._separators = separators
+        self._separator_table = np.zeros(128, dtype=bool)
+        self._separator_table[[ord(c) for c in separators if c.isascii()]] = True
 
     def attributes(self) -> list[tuple[str, str]]:
         columns = [(self.name("length"), "NUMERIC"), (self.name("base_10"), "NUMERIC")]
@@ -159,31 +188,61 @@ class LongIdExpander(Expander):
     def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
         """Return the output columns for a batch, computed with numpy.
 
-        The base-36 value is still read by :func:`int` per id, since it
-        outgrows 64 bits past 12 characters.
+        For a batch of ASCII ids, separators are dropped on the code points
+        of the whole batch and letters read in either case; a batch holding
+        any other character goes through :meth:`str.translate` and
+        :meth:`str.upper` value by value, since some non-ASCII letters
+        raise to ASCII ones. The base-36 value is still read by :func:`int`
+        per id, since it outgrows 64 bits past 12 characters.
         """
         if self.digits > _MAX_BATCH_DIGITS:
             return super().expand_batch(values)
-        texts = [value.translate(self._drop).upper() for value in values]
-        if not texts:
+        if not len(values):
             return [[] for _ in range(self.digits + 2)]
-        if max(map(len, texts)) > self.digits or "\x00" in "".join(texts):
+        joined = "".join(values)
+        if "\x00" in joined:
             raise DataError(f"{self.source} holds an id that cannot be expanded.")
-        codes = np.array(texts, dtype=f"<U{self.digits}")
-        points = codes.view(np.uint32).reshape(len(texts), self.digits)
-        digits = _DIGIT_OF_POINT[np.minimum(points, 128)]
+        if joined.isascii():
+            points = _code_points(values, None)
+            if any(separator in joined for separator in self._separators):
+                points = self._without_separators(points)
+        else:
+            texts = [value.translate(self._drop).upper() for value in values]
+            points = _code_points(texts, self.digits)
         lengths = np.count_nonzero(points, axis=1)
-        if (digits[points > 0] < 0).any():
+        if lengths.max() > self.digits:
+            raise DataError(f"{self.source} holds an id that cannot be expanded.")
+        if points.shape[1] < self.digits:
+            points = np.pad(points, ((0, 0), (0, self.digits - points.shape[1])))
+        points = points[:, : self.digits]
+        # One row per digit position, so that each output column is one
+        # contiguous lookup.
+        digits = _DIGIT_CODE[np.minimum(points.T, 128)]
+        if (digits == _NOT_A_DIGIT).any():
             raise DataError(f"{self.source} holds a character that is not base 36.")
-        digits[points == 0] = 36  # past the end of the id: missing
+        texts = _texts_of_points(points)
         columns: list[Sequence[str]] = [
             _LENGTH_TEXT[: self.digits + 1][lengths].tolist(),
             ["" if not text else str(int(text, 36)) for text in texts],
         ]
-        columns.extend(_DIGIT_TEXT[digits].T.tolist())
+        columns.extend(_DIGIT_TEXT.take(row).tolist() for row in digits)
         for row in np.flatnonzero(lengths == 0).tolist():
             columns[0][row] = ""
         return columns
+
+    def _without_separators(self, points: np.ndarray) -> np.ndarray:
+        """Return ASCII code points with the separators' dropped.
+
+        Shape (n, w): each id's remaining points from the left, zero past
+        its end.
+        """
+        kept = (points > 0) & ~self._separator_table[points]
+        # A stable sort of "not kept" moves each row's kept points to its
+        # front, in order.
+        order = np.argsort(~kept, axis=1, kind="stable")
+        points = np.take_along_axis(points, order, axis=1)
+        points[~np.take_along_axis(kept, order, axis=1)] = 0
+        return points
 
 
 class DatePartsExpander(Expander):
@@ -199,6 +258,36 @@ class DatePartsExpander(Expander):
             (self.name("month"), "CATEGORICAL"),
             (self.name("weekday"), "CATEGORICAL"),
         ]
+
+    def __init__(self, source: str, *, prefix: str | None = None) -> None:
+        super().__init__(source, prefix=prefix)
+        self._parts: tuple[dict[str, str], ...] = ({}, {}, {})
+
+    def expand_batch(self, values: Sequence[str]) -> list[Sequence[str]]:
+        """Return the output columns for a batch, reusing earlier results.
+
+        The parts depend on a value's first ten characters only, and a
+        table holds few distinct days, so the parts of each day are kept
+        from batch to batch (up to 20,000 days, then forgotten at once) and
+        each output column is one lookup per value. A subclass that
+        overrides :meth:`expand` gets the default batch instead.
+        """
+        if type(self).expand is not DatePartsExpander.expand:
+            return super().expand_batch(values)
+        days = list(map(_FIRST_TEN, values))
+        years, months, weekdays = self._parts
+        missing = set(days).difference(years)
+        if len(years) + len(missing) > _MAX_DAYS_KEPT:
+            for parts in self._parts:
+                parts.clear()
+        for day in missing:
+            try:
+                years[day], months[day], weekdays[day] = self.expand(day)
+            except DataError:
+                # Raise the error naming the whole value, not its day.
+                self.expand(next(value for value in values if value[:10] == day))
+                raise
+        return [list(map(parts.__getitem__, days)) for parts in self._parts]
 
     def expand(self, value: str) -> list[str]:
         if not value:

@@ -26,14 +26,14 @@ from mlpipeline.backends import get_backend
 from mlpipeline.checks import check_pipeline
 from mlpipeline.conf import settings
 from mlpipeline.exceptions import DataError, RunNotFound
-from mlpipeline.extract import extract
+from mlpipeline.extract import extract_batches
 from mlpipeline.load import Loader
 from mlpipeline.models import Run, RunStep
 from mlpipeline.pipeline import Pipeline, site
 from mlpipeline.schema import Layout, layout_for
 from mlpipeline.signals import run_failed, run_succeeded
 from mlpipeline.split import split_paths
-from mlpipeline.transform import TransformResult, transform
+from mlpipeline.transform import TransformResult, finish, write_features
 
 __all__ = ["STEPS", "learn", "resume", "start"]
 
@@ -190,29 +190,33 @@ def _extract_and_transform(
     if run.completed_step("transform") is not None and _transformed(features_path):
         return
     folder.mkdir(parents=True, exist_ok=True)
-    rows_path = folder / "rows.csv"
 
+    # The rows go from the database straight through the expanders into the
+    # features file, so they are neither written nor parsed twice: the
+    # extract step does both, and the transform step checks what it wrote.
     with run.step("extract") as step:
         chunk_size = pipeline.chunk_size or settings.CHUNK_SIZE
         report = None if progress is None else (lambda n: progress("extract", n))
-        run.rows_extracted = extract(
-            pipeline, layout, rows_path, chunk_size=chunk_size, progress=report
+        batches = extract_batches(
+            pipeline, layout, chunk_size=chunk_size, progress=report
         )
+        result = write_features(layout, batches, features_path)
+        run.rows_extracted = result.rows_read
         step.record(
-            rows=run.rows_extracted, chunk_size=chunk_size, columns=layout.columns
+            rows=run.rows_extracted,
+            chunk_size=chunk_size,
+            columns=layout.columns,
+            expanded=True,
         )
     run.save()
 
     with run.step("transform") as step:
         try:
-            result = transform(layout, rows_path, features_path)
-        except DataError as err:
+            finish(layout, result)
+        except DataError:
             # Rows refused: keep what the transform counted on the run.
-            counted = getattr(err, "result", None)
-            if counted is not None:
-                _record_transform(run, step, counted)
+            _record_transform(run, step, result)
             raise
-        rows_path.unlink()
         _record_transform(run, step, result)
         run.features_file = str(features_path)
         run.schema = result.schema

@@ -114,6 +114,8 @@ def format_value(value: Any) -> str:
     space. Predictions format record
     values with this too, so a value means the same in training and after.
     """
+    if type(value) is str and "\n" not in value and "\r" not in value:
+        return value  # the common case, decided first
     if value is None:
         return ""
     if value is True:

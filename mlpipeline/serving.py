@@ -24,10 +24,12 @@ import threading
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db import connections, router
 from django.dispatch import receiver
 
 from mlpipeline.backends import get_backend
 from mlpipeline.backends.embedded import EmbeddedBackend
+from mlpipeline.conf import settings
 from mlpipeline.exceptions import (
     DataError,
     InvalidRecord,
@@ -45,8 +47,10 @@ __all__ = [
     "ModelCache",
     "embedded_predict",
     "embedded_predictor",
+    "model_backend",
     "predict",
     "record_features",
+    "serving_backend",
     "serving_run",
     "top_labels",
 ]
@@ -88,11 +92,7 @@ class ModelCache:
 
     def active(self, pipeline: str) -> TrainedModel:
         """Return ``pipeline``'s active model, fresh as of this call."""
-        version = (
-            PipelineState.objects.filter(name=pipeline)
-            .values_list("version", flat=True)
-            .first()
-        )
+        version = _version(pipeline)
         cached = self._active.get(pipeline)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -123,6 +123,25 @@ class ModelCache:
 
 
 _cache = ModelCache()
+
+
+def _version(pipeline: str) -> int | None:
+    """Return ``pipeline``'s registry version, ``None`` if it has none.
+
+    The query runs before every prediction, so it is written once in SQL
+    rather than built by the ORM each time, which took most of its time.
+    """
+    alias = router.db_for_read(PipelineState)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('version')} FROM {quote(PipelineState._meta.db_table)} "
+        f"WHERE {quote('name')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pipeline])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def serving_run(pipeline: str) -> Run:
@@ -172,7 +191,7 @@ def predict(
                 f"has an active model; declared pipelines: {known}."
             ) from None
         raise
-    backend = _serving_backend(model.backend)
+    backend = serving_backend(model.backend)
     if isinstance(backend, EmbeddedBackend):
         # Read fresh, so a changed ScoreThreshold applies at once.
         description = backend.client.get_ml_model(MLModelId=model.model_id)
@@ -265,15 +284,40 @@ def embedded_predictor(backend_alias: str, model_id: str) -> Any:
 
 
 @functools.lru_cache(maxsize=16)
-def _serving_backend(alias: str) -> Any:
-    # One backend, and so one boto3 client with its connection pool, per
-    # alias and process, instead of a new client for every prediction.
+def serving_backend(alias: str) -> Any:
+    """Return this process's backend for ``alias``, made on first use.
+
+    One backend, and so one boto3 client with its connection pool (or one
+    engine), per alias and process, instead of one for every prediction.
+    """
     return get_backend(alias)
+
+
+def model_backend(model_id: str) -> str:
+    """Return the backend alias of the model ``model_id``, read once.
+
+    A registered model's alias, else its run's, else the default backend.
+    Only a found model's alias is kept, since it never changes.
+    """
+    alias = _model_backends.get(model_id)
+    if alias is None:
+        known = TrainedModel.objects.filter(model_id=model_id).only("backend")
+        run = known.first() or (
+            Run.objects.filter(model_id=model_id).only("backend").first()
+        )
+        if run is None:
+            return settings.DEFAULT_BACKEND
+        alias = _model_backends[model_id] = run.backend
+    return alias
+
+
+_model_backends: dict[str, str] = {}
 
 
 @receiver(setting_changed)
 def _forget_predictors(*, setting: str, **kwargs: Any) -> None:
     if setting in ("STORAGES", "MEDIA_ROOT") or setting.startswith("MLPIPELINE_"):
         embedded_predictor.cache_clear()
-        _serving_backend.cache_clear()
+        serving_backend.cache_clear()
+        _model_backends.clear()
         _cache.clear()

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from mlpipeline.exceptions import DataError
 
@@ -72,17 +75,20 @@ class SplitRule:
 
     def sides(self, pks: Iterable[str]) -> list[str]:
         """Return the side of each key of ``pks``, in order."""
-        # Hashing the seed's part once and copying it saves a third of the
-        # time per row on short keys.
-        prefix = hashlib.sha256(f"{self.seed}|".encode())
-        bound = self.train_percent * _TWO_64
-        sides = []
-        for pk in pks:
-            digest = prefix.copy()
-            digest.update(pk.encode())
-            place = int.from_bytes(digest.digest()[:8], "big")
-            sides.append("evaluation" if place * 100 >= bound else "train")
-        return sides
+        return [SIDES[found] for found in self.evaluates(pks).tolist()]
+
+    def evaluates(self, pks: Iterable[str]) -> np.ndarray:
+        """Return, per key of ``pks``, whether its row evaluates (bool array).
+
+        Each key's first 8 digest bytes are gathered and compared at once:
+        ``h * 100 >= train_percent * 2**64`` holds exactly when ``h`` is at
+        least the ceiling of ``train_percent * 2**64 / 100``.
+        """
+        prefix = f"{self.seed}|".encode()
+        sha256 = hashlib.sha256
+        places = b"".join([sha256(prefix + pk.encode()).digest()[:8] for pk in pks])
+        least = -(-self.train_percent * _TWO_64 // 100)
+        return np.frombuffer(places, dtype=">u8") >= np.uint64(least)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the rule as a run and a trained model record it."""
@@ -152,14 +158,28 @@ class SplitWriter:
             self._writers[side].writerow(self.header)
         return self
 
-    def writerows(self, keys: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        """Write each row to the side its key falls on."""
-        chosen: dict[str, list[Sequence[str]]] = {side: [] for side in SIDES}
-        for side, row in zip(self.rule.sides(keys), rows, strict=True):
-            chosen[side].append(row)
-        for side, picked in chosen.items():
-            self._writers[side].writerows(picked)
-            self.rows[side] += len(picked)
+    def writecolumns(
+        self, keys: Sequence[str], columns: Sequence[Sequence[str]]
+    ) -> None:
+        """Write the rows of ``columns`` to the sides their keys fall on.
+
+        Rows of two or more cells none of which needs quoting are joined
+        with commas directly, in half ``csv.writer``'s time; any other batch
+        goes through ``csv.writer``. The bytes are the same.
+        """
+        evaluates = self.rule.evaluates(keys)
+        lines = _plain_lines(columns)
+        rows = list(zip(*columns, strict=True)) if lines is None else []
+        for side, mask in zip(SIDES, (~evaluates, evaluates), strict=True):
+            picked = mask.tolist()
+            if lines is None:
+                chosen: list[Any] = list(itertools.compress(rows, picked))
+                self._writers[side].writerows(chosen)
+            else:
+                chosen = list(itertools.compress(lines, picked))
+                if chosen:
+                    self._files[side].write("\n".join(chosen) + "\n")
+            self.rows[side] += len(chosen)
 
     def __exit__(
         self,
@@ -180,3 +200,31 @@ class SplitWriter:
                     f"(train_percent {self.rule.train_percent}); add rows or "
                     "change train_percent."
                 )
+
+
+# A cell holding one of these is quoted by csv.writer (QUOTE_MINIMAL, with
+# "\n" ending lines).
+_QUOTED_CHARACTERS = ('"', ",", "\n", "\r")
+
+
+def _plain_lines(columns: Sequence[Sequence[str]]) -> list[str] | None:
+    """Return the rows of ``columns`` as CSV lines if no cell needs quoting.
+
+    ``None`` otherwise; a lone cell is left to ``csv.writer`` too, which
+    quotes it when empty.
+    """
+    if len(columns) < 2 or not all(map(_plain, columns)):
+        return None
+    try:
+        return list(map(",".join, zip(*columns, strict=True)))
+    except TypeError:
+        return None  # a cell that is not a string, which the writer converts
+
+
+def _plain(cells: Sequence[str]) -> bool:
+    """Return whether no cell holds a character the CSV writer quotes."""
+    try:
+        text = "".join(cells)
+    except TypeError:
+        return False
+    return not any(char in text for char in _QUOTED_CHARACTERS)

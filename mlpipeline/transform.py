@@ -29,7 +29,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
@@ -40,16 +40,18 @@ import numpy as np
 from mlpipeline.engine.csvio import MAX_RECORD_BYTES
 from mlpipeline.exceptions import DataError
 from mlpipeline.schema import Layout
-from mlpipeline.split import PK_COLUMN, SplitWriter, split_keys
+from mlpipeline.split import PK_COLUMN, SplitWriter
 
 __all__ = [
     "MIN_ROWS_PER_SIDE",
     "TransformResult",
     "check_header",
     "expand_row",
+    "finish",
     "min_rows",
     "schema_path",
     "transform",
+    "write_features",
 ]
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,10 @@ class TransformResult:
     schema: dict[str, Any] = field(default_factory=dict)
     #: Rows written to each side's file (see :mod:`mlpipeline.split`).
     split_rows: dict[str, int] = field(default_factory=dict)
+    #: What :func:`finish` checks: the features' profile and the writer.
+    written: tuple[_Profile, SplitWriter] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 def schema_path(features_path: Path) -> Path:
@@ -156,28 +162,48 @@ def transform(
     model (see the module docstring); no schema is written then, and the
     error's ``result`` holds what was counted.
     """
+    with open(rows_path, newline="", encoding="utf-8") as source:
+        reader = _rows(layout.pipeline, rows_path, csv.reader(source))
+        header = [PK_COLUMN, *layout.columns]
+        check_header(layout.pipeline, rows_path, next(reader, None), header)
+        batches = (
+            _Batch.of_rows(batch, len(header))
+            for batch in iter(lambda: list(itertools.islice(reader, batch_size)), [])
+        )
+        result = write_features(layout, batches, features_path)
+    return finish(layout, result)
+
+
+def write_features(
+    layout: Layout,
+    batches: Iterable[_Batch | list[Sequence[str]]],
+    features_path: Path,
+) -> TransformResult:
+    """Expand batches of extracted rows into the features files.
+
+    Each batch holds the extracted file's columns, as
+    :func:`~mlpipeline.extract.extract_batches` yields them: the primary
+    keys, then one sequence of cells per column of the layout. Rows are
+    expanded, rejected and split as :func:`transform` does, but neither
+    checked nor given their schema: :func:`finish` does both.
+    """
     target_index = layout.attribute_names.index(layout.target)
     classify = layout.model_type != "REGRESSION"
     result = TransformResult(
         rows=0, path=features_path, schema_path=schema_path(features_path)
     )
     profile = _Profile(layout)
-
-    with (
-        open(rows_path, newline="", encoding="utf-8") as source,
-        SplitWriter(features_path, layout.split, layout.attribute_names) as sink,
-    ):
-        reader = _rows(layout.pipeline, rows_path, csv.reader(source))
-        header = [PK_COLUMN, *layout.columns]
-        check_header(layout.pipeline, rows_path, next(reader, None), header)
+    with SplitWriter(features_path, layout.split, layout.attribute_names) as sink:
         counts = result.target_counts
-        while batch := list(itertools.islice(reader, batch_size)):
+        for batch in batches:
+            if not isinstance(batch, _Batch):
+                batch = _Batch(batch[0], batch[1:])
             first_line = result.rows_read + 2
-            result.rows_read += len(batch)
+            result.rows_read += len(batch.keys)
             keys, columns = _expand_batch(layout, batch, first_line, result)
             if not columns or not columns[0]:
                 continue
-            sink.writerows(keys, zip(*columns, strict=True))
+            sink.writecolumns(keys, columns)
             result.rows += len(columns[0])
             profile.update(columns)
             targets = Counter(columns[target_index])
@@ -188,7 +214,18 @@ def transform(
                 for value, count in targets.items():
                     if value in counts or len(counts) < _MAX_CLASSES_COUNTED:
                         counts[value] += count
+    result.written = (profile, sink)
+    return result
 
+
+def finish(layout: Layout, result: TransformResult) -> TransformResult:
+    """Check the rows :func:`write_features` wrote; write their schema.
+
+    Raise :class:`DataError` as :func:`transform` does, with the error's
+    ``result`` set.
+    """
+    assert result.written is not None, "finish() takes write_features()'s result"
+    profile, sink = result.written
     try:
         _check_rejected(layout, result)
         _check_rows(layout, result)
@@ -227,6 +264,36 @@ def _rows(pipeline: str, path: Path, reader: Any) -> Iterator[list[str]]:
             f"Amazon ML skips observations over {MAX_RECORD_BYTES} bytes. Shorten "
             "or exclude its longest text values."
         ) from None
+
+
+@dataclass
+class _Batch:
+    """A batch of extracted rows: their keys and their columns of cells.
+
+    A batch read from a file whose rows are not all as wide as its header
+    keeps the rows instead (``columns`` is ``None``), for the row-by-row
+    expansion that names them.
+    """
+
+    keys: Sequence[str]
+    columns: list[Sequence[str]] | None
+    rows: list[list[str]] | None = None
+
+    @classmethod
+    def of_rows(cls, rows: list[list[str]], width: int) -> _Batch:
+        """Return the batch of rows that start with their key."""
+        if all(len(row) == width for row in rows):
+            keys, *columns = zip(*rows, strict=True)
+            return cls(keys, columns)
+        keys = [row[0] if row else "" for row in rows]
+        return cls(keys, None, [row[1:] for row in rows])
+
+    def cell_rows(self) -> Iterator[Sequence[str]]:
+        """Return the rows' cells after their key."""
+        if self.rows is not None:
+            return iter(self.rows)
+        assert self.columns is not None
+        return zip(*self.columns, strict=True)
 
 
 class _Profile:
@@ -305,24 +372,24 @@ def _distinct(hashes: list[np.ndarray]) -> bool:
 
 
 def _expand_batch(
-    layout: Layout, batch: list[list[str]], first_line: int, result: TransformResult
-) -> tuple[list[str], list[Sequence[str]]]:
+    layout: Layout, batch: _Batch, first_line: int, result: TransformResult
+) -> tuple[Sequence[str], list[Sequence[str]]]:
     """Return the keys and the feature columns of a batch of extracted rows.
 
-    Each row starts with its primary key. Rows that cannot be expanded are
-    left out and recorded on ``result``, named by their key and line; the
-    batch is then expanded row by row to find them.
+    Rows that cannot be expanded are left out and recorded on ``result``,
+    named by their key and line; the batch is then expanded row by row to
+    find them.
     """
-    keys, batch = split_keys(batch)
     width = len(layout.columns)
-    if all(len(row) == width for row in batch):
+    if batch.columns is not None:
         try:
-            return keys, _expand_columns(layout, batch)
+            return batch.keys, _expand_columns(layout, batch.columns)
         except (DataError, ValueError):
             pass
     steps = _column_steps(layout)
     kept, rows = [], []
-    for line, key, row in zip(itertools.count(first_line), keys, batch):
+    lines = zip(itertools.count(first_line), batch.keys, batch.cell_rows())
+    for line, key, row in lines:
         features: list[str] = []
         try:
             if len(row) != width:
@@ -338,10 +405,12 @@ def _expand_batch(
     return kept, [list(column) for column in zip(*rows, strict=True)]
 
 
-def _expand_columns(layout: Layout, batch: list[list[str]]) -> list[Sequence[str]]:
+def _expand_columns(
+    layout: Layout, sources: list[Sequence[str]]
+) -> list[Sequence[str]]:
     expanders = {expander.source: expander for expander in layout.expanders}
     columns: list[Sequence[str]] = []
-    for name, values in zip(layout.columns, zip(*batch, strict=True), strict=True):
+    for name, values in zip(layout.columns, sources, strict=True):
         expander = expanders.get(name)
         if expander is None or expander.keep_source:
             columns.append(values)

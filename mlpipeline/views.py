@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
-from mlpipeline.backends import get_backend
 from mlpipeline.conf import settings
 from mlpipeline.engine import EngineError, ResourceNotFoundException
 from mlpipeline.exceptions import (
@@ -30,10 +29,14 @@ from mlpipeline.exceptions import (
     PipelineDeclarationError,
     RunNotFound,
 )
-from mlpipeline.models import Run, TrainedModel
 from mlpipeline.pipeline import check_name
 from mlpipeline.schema import format_value
-from mlpipeline.serving import embedded_predict, predict
+from mlpipeline.serving import (
+    embedded_predict,
+    model_backend,
+    predict,
+    serving_backend,
+)
 
 __all__ = ["openapi", "predict_api", "realtime"]
 
@@ -372,10 +375,8 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
 
     # Every registered model keeps its endpoint, so a rollback needs no
     # new one; pipelines are served by their active model through predict().
-    known = TrainedModel.objects.filter(model_id=model_id).only("backend").first()
-    run = known or Run.objects.filter(model_id=model_id).only("backend").first()
-    alias = run.backend if run is not None else settings.DEFAULT_BACKEND
-    engine = get_backend(alias).client
+    alias = model_backend(model_id)
+    engine = serving_backend(alias).client
     try:
         model = engine.get_ml_model(MLModelId=model_id)
         status = model["EndpointInfo"]["EndpointStatus"]

@@ -1,11 +1,14 @@
 """A run from the database to a served model, and what a failure leaves."""
 
+from pathlib import Path
+
 import pytest
 from django.core.files.storage import default_storage
 
 from mlpipeline import Pipeline
 from mlpipeline.backends.embedded import EmbeddedBackend
-from mlpipeline.engine import InvalidInputException
+from mlpipeline.conf import settings as mlpipeline_settings
+from mlpipeline.engine import InvalidInputException, jobs
 from mlpipeline.exceptions import DataError, PipelineDeclarationError
 from mlpipeline.learn import learn
 from mlpipeline.models import PipelineState, Run, RunStep
@@ -210,3 +213,30 @@ def test_runs_with_the_same_number_in_two_databases_do_not_share_entities(
 
     assert second.model_id != first.model_id
     assert second.metric_value > 0.95
+
+
+def test_training_keeps_its_temporary_files_in_the_temp_dir(
+    insured_rows, settings, tmp_path, monkeypatch
+):
+    settings.MLPIPELINE_TEMP_DIR = tmp_path / "engine-tmp"
+    made = []
+    temporary_folder = jobs._temporary_folder
+
+    def spy(temp_dir, prefix):
+        folder = temporary_folder(temp_dir, prefix)
+        made.append(Path(folder.name))
+        return folder
+
+    monkeypatch.setattr(jobs, "_temporary_folder", spy)
+
+    learn(InsurancePipeline())
+
+    assert [folder.parent for folder in made] == [tmp_path / "engine-tmp"]
+    assert made[0].name.startswith("mlpipeline-train-")
+    assert list((tmp_path / "engine-tmp").iterdir()) == []
+
+
+def test_the_temp_dir_defaults_to_tmp_in_the_work_dir(settings, tmp_path):
+    settings.MLPIPELINE_WORK_DIR = tmp_path / "work"
+
+    assert mlpipeline_settings.temp_dir == tmp_path / "work" / "tmp"

@@ -220,11 +220,11 @@ def test_a_new_score_threshold_applies_at_once(client, run):
 
 
 def test_predictions_reuse_one_backend_per_alias_until_settings_change(settings):
-    from mlpipeline.serving import _serving_backend
+    from mlpipeline.serving import serving_backend
 
-    first = _serving_backend("embedded")
-    assert _serving_backend("embedded") is first
+    first = serving_backend("embedded")
+    assert serving_backend("embedded") is first
 
     settings.MLPIPELINE_POLL_DELAY = 1.0
 
-    assert _serving_backend("embedded") is not first
+    assert serving_backend("embedded") is not first

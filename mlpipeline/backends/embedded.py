@@ -54,7 +54,11 @@ class EmbeddedBackend(Backend):
         self.storage = get_storage(options.get("STORAGE"))
 
     def create_client(self) -> Engine:
-        return Engine(DjangoStore(self.storage), endpoint_url=endpoint_url_template())
+        return Engine(
+            DjangoStore(self.storage),
+            endpoint_url=endpoint_url_template(),
+            temp_dir=settings.temp_dir,
+        )
 
     def upload(self, path: Path, name: str) -> str:
         return save_file(self.storage, name, path)

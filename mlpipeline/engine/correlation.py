@@ -150,11 +150,17 @@ class Correlation:
         self.shift_x: float | None = None
         self.shift_y: float | None = None
         self.sums = np.zeros(6)  # n, sx, sy, sxx, syy, sxy
+        # TODO: the groups and the table hold every distinct category of a
+        # CATEGORICAL attribute (times the classes it was seen with), so a
+        # unique id column costs memory per record; keeping only the
+        # frequent categories (as sketch.FrequentValues does for the counts)
+        # and pooling the rest into one group would bound them.
         self.groups: dict[Any, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
         self.table: Counter = Counter()
         # TODO: the word counters hold every distinct word (times the
-        # classes it was seen with), as the word counts of the statistics
-        # do; a heavy-hitters sketch of words would bound them.
+        # classes it was seen with); the statistics' own word counts are
+        # bounded (sketch.FrequentValues), and the same summary would bound
+        # these.
         self.words: Counter = Counter()
         self.normal: dict[str, str] = {}
         self.word_targets: Counter = Counter()

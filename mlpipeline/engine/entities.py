@@ -197,8 +197,12 @@ class EntityOperations:
         self.poll_interval = poll_interval
         self._repo = Repository(store)
 
-    def _get(self, kind: str, entity_id: Any, field: str) -> dict[str, Any]:
-        document = self._repo.load(kind, check_id(entity_id, field))
+    def _get(
+        self, kind: str, entity_id: Any, field: str, *, to_read: bool = False
+    ) -> dict[str, Any]:
+        """Return an entity's document; one ``to_read`` must not be changed."""
+        load = self._repo.view if to_read else self._repo.load
+        document = load(kind, check_id(entity_id, field))
         if document is None:
             raise ResourceNotFoundException(
                 f"No {LABELS[kind]} has the id {entity_id!r}."

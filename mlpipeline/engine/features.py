@@ -36,7 +36,9 @@ pass over the records. Vocabularies are gathered while encoding
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -54,7 +56,7 @@ from mlpipeline.engine.recipe import (
 )
 from mlpipeline.engine.sketch import Moments, ValueSketch
 from mlpipeline.engine.text import cartesian, ngrams, no_punct, osb, tokenize
-from mlpipeline.engine.values import Table
+from mlpipeline.engine.values import Table, parse_binary, parse_numeric
 
 __all__ = ["FeatureSpace", "remap_columns"]
 
@@ -106,6 +108,58 @@ def _as_tokens(values: list[Any], kind: str) -> list[list[str] | None]:
     if kind == "TEXT":
         return values
     return [None if v is None else [v] for v in values]
+
+
+def _cell_reader(name: str, kind: str) -> Callable[[Mapping[str, str]], Any]:
+    """Return how to read attribute ``name`` of a record, as a table would.
+
+    NUMERIC and BINARY cells give a float (NaN when missing or invalid),
+    CATEGORICAL ones the cell or ``None``, TEXT ones its tokens or ``None``.
+    """
+    if kind in ("NUMERIC", "BINARY"):
+        parse = parse_numeric if kind == "NUMERIC" else parse_binary
+
+        def number(record: Mapping[str, str]) -> float:
+            cell = record.get(name)
+            return math.nan if cell is None else parse(cell)[0]
+
+        return number
+    if kind == "CATEGORICAL":
+        return lambda record: record.get(name) or None
+
+    def tokens(record: Mapping[str, str]) -> list[str] | None:
+        cell = record.get(name)
+        return None if not cell or cell.isspace() else tokenize(cell)
+
+    return tokens
+
+
+def _binner(
+    number: Callable[[Mapping[str, str]], float], edges: list[float]
+) -> Callable[[Mapping[str, str]], str | None]:
+    """Return ``quantile_bin``'s token of a record: its bin, as text."""
+
+    def token(record: Mapping[str, str]) -> str | None:
+        value = number(record)
+        if not math.isfinite(value):
+            return None
+        return str(bisect.bisect_right(edges, value))
+
+    return token
+
+
+def _normalizer(
+    number: Callable[[Mapping[str, str]], float], mean: float, std: float
+) -> Callable[[Mapping[str, str]], float]:
+    """Return ``normalize``'s value of a record."""
+
+    def value(record: Mapping[str, str]) -> float:
+        found = number(record)
+        if std == 0:
+            return 0.0 if math.isfinite(found) else math.nan
+        return (found - mean) / std
+
+    return value
 
 
 class FeatureSpace:
@@ -300,22 +354,72 @@ class FeatureSpace:
         and no scipy matrix is built.
         """
         values = self._output_values(table, fit=False)
+        return self._hits([column[0] for column in values])
+
+    def record_features(
+        self, record: Mapping[str, str]
+    ) -> tuple[list[int], list[float]] | None:
+        """Return :meth:`row_features` of one record given as cells.
+
+        Outputs that are attributes, or ``quantile_bin`` or ``normalize``
+        of a numeric attribute, are computed on the record's values as
+        Python numbers, with no table or array built; ``None`` when another
+        output needs :meth:`row_features`. ``record`` maps attribute names
+        to strings.
+        """
+        plan = self.__dict__.get("_plan", _UNFITTED)
+        if plan is _UNFITTED:
+            plan = self._plan = self._scalar_plan()
+        if plan is None:
+            return None
+        return self._hits([step(record) for step in plan])
+
+    def _scalar_plan(self) -> list[Callable[[Mapping[str, str]], Any]] | None:
+        """Return one function per output giving its value for a record."""
+        plan = []
+        for expr in self.outputs:
+            kind = self._kind(expr)
+            if isinstance(expr, Name):
+                plan.append(_cell_reader(expr.value, kind))
+                continue
+            if not (
+                isinstance(expr, Call)
+                and expr.func in _FITTED_CALLS
+                and isinstance(expr.args[0], Name)
+                and self.types[expr.args[0].value] in ("NUMERIC", "BINARY")
+            ):
+                return None
+            number = _cell_reader(expr.args[0].value, self.types[expr.args[0].value])
+            state = self.params_[self._text(expr)]
+            if expr.func == "quantile_bin":
+                plan.append(_binner(number, [float(e) for e in state["edges"]]))
+            else:
+                plan.append(_normalizer(number, state["mean"], state["std"]))
+        return plan
+
+    def _hits(self, values: list[Any]) -> tuple[list[int], list[float]]:
+        """Return the sorted columns and values of one record's outputs.
+
+        ``values`` holds each output's value: a number for NUMERIC and
+        BINARY outputs, a string or ``None`` for CATEGORICAL ones and a
+        token list or ``None`` for TEXT ones.
+        """
         hits: dict[int, float] = {}
-        for j, column in enumerate(values):
+        for j, value in enumerate(values):
             index = self._index[j]
             if not index:
                 continue
             kind = self._kinds[j]
             if kind == "NUMERIC":
-                value = float(column[0])
-                if value == value and value != 0 and abs(value) != np.inf:
+                value = float(value)
+                if value == value and value != 0 and abs(value) != math.inf:
                     hits[index[_SINGLE]] = value
             elif kind == "CATEGORICAL":
-                found = index.get(column[0])
+                found = index.get(value)
                 if found is not None:
                     hits[found] = 1.0
-            elif column[0]:
-                for token in column[0]:
+            elif value:
+                for token in value:
                     found = index.get(token)
                     if found is not None:
                         hits[found] = 1.0
@@ -347,6 +451,7 @@ class FeatureSpace:
 
     def _set_tokens(self, tokens: list[list[str]]) -> None:
         self.tokens_ = tokens
+        self.__dict__.pop("_plan", None)
         self._kinds = [
             "NUMERIC"
             if kind in ("NUMERIC", "BINARY")

@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import math
+import os
 import platform
 import tempfile
 from collections import Counter
@@ -46,12 +47,11 @@ from mlpipeline.engine.csvio import ReadReport, read_records
 from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
 from mlpipeline.engine.metrics import (
-    binary_auc,
-    confusion_matrix,
-    macro_f1,
-    residual_histogram,
-    rmse,
-    score_histogram,
+    RankedScores,
+    Residuals,
+    ScoreHistogram,
+    confusion_matrix_of_counts,
+    macro_f1_of_counts,
 )
 from mlpipeline.engine.params import TrainingParameters
 from mlpipeline.engine.predictor import DEFAULT_THRESHOLD, Predictor
@@ -159,6 +159,15 @@ def build_data_source(
     if builder is None:
         return size, {"records": records_summary(report), "target": None}
     return size, builder.result(report)
+
+
+def _temporary_folder(
+    temp_dir: str | None, prefix: str
+) -> tempfile.TemporaryDirectory[str]:
+    """Return a new temporary folder inside ``temp_dir``, made if missing."""
+    if temp_dir is not None:
+        os.makedirs(temp_dir, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=temp_dir)
 
 
 def _seed(entity_id: str) -> int:
@@ -280,6 +289,7 @@ def train_model(
     data_source: dict[str, Any],
     schema: Schema,
     rearrangement: Rearrangement,
+    temp_dir: str | None = None,
 ) -> dict[str, Any]:
     """Train a model on its training data source and save its files.
 
@@ -299,6 +309,9 @@ def train_model(
         The training data source document (gives location and statistics).
     schema, rearrangement
         The data source's parsed schema and rearrangement.
+    temp_dir : str, optional
+        Folder for the encoded training rows (in a temporary folder of its
+        own, removed afterwards); the system's temporary folder if ``None``.
 
     Returns
     -------
@@ -329,10 +342,8 @@ def train_model(
     skipped = report.valid - n_rows
 
     types = {**space.attributes, target: schema.types[target]}
-    # TODO: the spill goes to the system temporary folder (about 12 bytes
-    # per stored feature value); a setting naming the folder would let hosts
-    # with a small /tmp train on large selections.
-    with tempfile.TemporaryDirectory(prefix="mlpipeline-train-") as folder:
+    # The encoded rows take about 12 bytes per stored feature value.
+    with _temporary_folder(temp_dir, "mlpipeline-train-") as folder:
         rows = SpilledRows(
             folder,
             n_rows,
@@ -457,12 +468,16 @@ def evaluate_model(
     data_source: dict[str, Any],
     schema: Schema,
     rearrangement: Rearrangement,
+    temp_dir: str | None = None,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Score a model on an evaluation data source.
 
     Attribute types come from the training schema, which wins over the
     evaluation schema (spec §8.3); attributes the evaluation file lacks are
-    missing.
+    missing. Records are scored a block at a time and only summaries are
+    kept (see :class:`_Scorecard`), so memory does not grow with the file;
+    a BINARY model's scores, which the AUC ranks, go to a temporary folder
+    in ``temp_dir`` (the system's when ``None``) past a million records.
 
     Returns
     -------
@@ -482,71 +497,147 @@ def evaluate_model(
         If no record has a valid target, or a classifier's evaluation data
         holds a single class.
     """
-    meta, training = model["meta"], model["training"]
+    meta = model["meta"]
     model_type, target = meta["model_type"], meta["target"]
     types = {**predictor.space.attributes, target: _target_type(model_type)}
     location = data_source["api"]["DataLocationS3"]
+    threshold = model["api"].get("ScoreThreshold", DEFAULT_THRESHOLD)
+    if temp_dir is not None:
+        os.makedirs(temp_dir, exist_ok=True)
+    scorecard = _Scorecard(predictor, threshold, temp_dir)
     report = ReadReport()
-    truths, outputs = [], []
     skipped = 0
-    for block in _read_blocks(store, location, schema, rearrangement, types, report):
-        usable = block[target].status == OK
-        skipped += int(block.n_rows - usable.sum())
-        block = block.select(usable)
-        if block.n_rows:
-            kind = object if model_type == "MULTICLASS" else float
-            truths.append(np.asarray(block[target].values, dtype=kind))
-            outputs.append(predictor.scores(block))
-    if not truths:
-        raise JobFailedError(
-            f"No evaluation record of {location!r} has a valid target {target!r}."
-        )
-    truth, scores = np.concatenate(truths), np.concatenate(outputs)
-    invalid = report.invalid + skipped
-
-    name = METRIC_NAMES[model_type]
-    result: dict[str, Any] = {"metric": name}
-    if model_type == "REGRESSION":
-        value = rmse(truth, scores)
-        baseline = rmse(truth, np.full(len(truth), meta["target_mean"]))
-        distribution = {"mean": float(truth.mean()), "std": float(truth.std())}
-        result["histogram"] = residual_histogram(truth, scores)
-    else:
-        true_labels = (
-            [str(int(v)) for v in truth] if model_type == "BINARY" else list(truth)
-        )
-        if len(set(true_labels)) < 2:
+    try:
+        for block in _read_blocks(
+            store, location, schema, rearrangement, types, report
+        ):
+            usable = block[target].status == OK
+            skipped += int(block.n_rows - usable.sum())
+            block = block.select(usable)
+            if block.n_rows:
+                scorecard.add(block[target].values, predictor.scores(block))
+        if not scorecard.records:
             raise JobFailedError(
-                f"The evaluation target holds the single class {true_labels[0]!r}; "
-                f"{name} needs at least two classes."
+                f"No evaluation record of {location!r} has a valid target {target!r}."
             )
-        threshold = model["api"].get("ScoreThreshold", DEFAULT_THRESHOLD)
-        predicted = predictor.labels(scores, threshold)
-        if model_type == "BINARY":
-            value, baseline = binary_auc(truth, scores), 0.5
+        result = scorecard.result(model)
+    finally:
+        scorecard.close()
+    result.update(
+        records=scorecard.records,
+        invalid_records=report.invalid + skipped,
+        target_distribution=result.pop("target_distribution"),
+    )
+    return {result["metric"]: str(result["value"])}, result
+
+
+class _Scorecard:
+    """Summarise an evaluation's targets and model outputs, block by block.
+
+    Classifiers count records per (true, predicted) label, which gives the
+    macro F1, its majority baseline, the confusion matrix and the class
+    counts; a BINARY model also keeps its scores for the AUC
+    (:class:`RankedScores`) and counts them per bin; a REGRESSION model
+    keeps its residuals (:class:`Residuals`), the sums of squared errors of
+    the baseline and the target's moments.
+    """
+
+    def __init__(
+        self, predictor: Predictor, threshold: float, temp_dir: str | None
+    ) -> None:
+        self.predictor = predictor
+        self.model_type = predictor.model_type
+        self.threshold = threshold
+        self.records = 0
+        self.pairs: Counter[tuple[str, str]] = Counter()
+        binary = self.model_type == "BINARY"
+        self.ranked = RankedScores(temp_dir) if binary else None
+        self.scores = ScoreHistogram() if binary else None
+        regression = self.model_type == "REGRESSION"
+        self.residuals = Residuals(temp_dir) if regression else None
+        self.baseline_squares: list[float] = []
+        self.truth = Moments()
+        self.first_label: str | None = None
+
+    def add(self, truth: Any, scores: np.ndarray) -> None:
+        """Add a block's targets (as parsed) and the model's outputs."""
+        self.records += len(scores)
+        if self.residuals is not None:
+            truth = np.asarray(truth, dtype=float)
+            mean = self.predictor.target_mean
+            self.residuals.add(truth, scores)
+            self.baseline_squares.append(float(((truth - mean) ** 2).sum()))
+            self.truth.add(truth)
+            return
+        predicted = self.predictor.labels(scores, self.threshold)
+        if self.ranked is not None and self.scores is not None:
+            classes = np.asarray(truth).astype(int)
+            self.ranked.add(classes == 1, scores)
+            self.scores.add(classes, scores)
+            truth = [str(c) for c in classes.tolist()]
+        if self.first_label is None:
+            self.first_label = truth[0]
+        self.pairs.update(zip(truth, predicted, strict=True))
+
+    def result(self, model: dict[str, Any]) -> dict[str, Any]:
+        """Return the report's metric, value, baseline, distributions.
+
+        Raises
+        ------
+        JobFailedError
+            If a classifier's evaluation data holds a single class.
+        """
+        name = METRIC_NAMES[self.model_type]
+        if self.residuals is not None:
+            mean, std = self.truth.result()
+            return {
+                "metric": name,
+                "histogram": self.residuals.histogram(),
+                "value": self.residuals.rmse(),
+                # math.fsum adds the blocks' sums without further rounding.
+                "baseline": math.sqrt(math.fsum(self.baseline_squares) / self.records),
+                "target_distribution": {"mean": mean, "std": std},
+            }
+        truths: Counter[str] = Counter()
+        for (true, _), count in self.pairs.items():
+            truths[true] += count
+        if len(truths) < 2:
+            raise JobFailedError(
+                f"The evaluation target holds the single class "
+                f"{self.first_label!r}; {name} needs at least two classes."
+            )
+        result: dict[str, Any] = {"metric": name}
+        if self.ranked is not None and self.scores is not None:
+            value, baseline = self.ranked.auc(), 0.5
             labels = ["0", "1"]
-            result["score_threshold"] = threshold
-            result["histogram"] = score_histogram(truth, scores, threshold)
+            result["score_threshold"] = self.threshold
+            result["histogram"] = self.scores.result(self.threshold)
         else:
-            value = macro_f1(true_labels, predicted)
-            counts = training["class_counts"]
+            value = macro_f1_of_counts(self.pairs)
+            counts = model["training"]["class_counts"]
             majority = max(sorted(counts), key=lambda c: counts[c])
-            baseline = macro_f1(true_labels, [majority] * len(true_labels))
-            labels = sorted(set(meta["classes"]) | set(true_labels))
+            baseline = macro_f1_of_counts(
+                Counter({(true, majority): n for true, n in truths.items()})
+            )
+            labels = sorted(set(model["meta"]["classes"]) | set(truths))
         result["confusion_matrix"] = {
             "labels": labels,
-            "matrix": confusion_matrix(true_labels, predicted, labels),
+            "matrix": confusion_matrix_of_counts(self.pairs, labels),
         }
-        counts = Counter(true_labels)
-        distribution = {"class_counts": {c: counts[c] for c in sorted(counts)}}
-    result.update(
-        value=value,
-        baseline=baseline,
-        records=len(truth),
-        invalid_records=invalid,
-        target_distribution=distribution,
-    )
-    return {name: str(value)}, result
+        class_counts = {c: truths[c] for c in sorted(truths)}
+        result.update(
+            value=value,
+            baseline=baseline,
+            target_distribution={"class_counts": class_counts},
+        )
+        return result
+
+    def close(self) -> None:
+        """Remove what the scores or residuals left on disk."""
+        if self.ranked is not None:
+            self.ranked.close()
+        if self.residuals is not None:
+            self.residuals.close()
 
 
 def _target_type(model_type: str) -> str:

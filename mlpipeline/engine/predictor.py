@@ -178,14 +178,13 @@ class Predictor:
             If a key or value is not a string, or the values put the
             prediction beyond the float range (JSON has no infinity).
         """
-        table = self._single(record)
-        columns, values = self.space.row_features(table)
-        # Sum the weight rows one by one in column order: scipy's CSR
-        # product accumulates in that order, so the sums agree to the bit.
-        z = np.zeros(self.coef.shape[1])
+        _check(record)
+        found = self.space.record_features(record)
+        if found is None:
+            found = self.space.row_features(self._single(record))
+        columns, values = found
         with np.errstate(over="ignore", invalid="ignore"):
-            for column, value in zip(columns, values, strict=True):
-                z += value * self.coef[column]
+            z = self._linear(columns, values)
             scores = self._outputs((z + self.intercept)[None, :])
         if not np.isfinite(scores).all():
             raise InvalidInputException(
@@ -193,6 +192,26 @@ class Predictor:
                 "send numbers of the size the model was trained on."
             )
         return self._predictions(scores, score_threshold)[0]
+
+    def _linear(self, columns: list[int], values: list[float]) -> np.ndarray:
+        """Return the weighted sum of one record's features per output.
+
+        The weight rows are added one by one in column order, starting
+        from zero, as scipy's CSR product adds them, so the sums agree with
+        :meth:`predict_many`'s to the bit.
+        """
+        if self.coef.shape[1] == 1:
+            weights = self.coef[:, 0]
+            total = 0.0
+            for column, value in zip(columns, values, strict=True):
+                total += value * float(weights[column])
+            return np.array([total])
+        if not columns:
+            return np.zeros(self.coef.shape[1])
+        terms = np.asarray(values)[:, None] * self.coef[columns]
+        # Along the first axis numpy adds whole rows in order: no pairwise
+        # regrouping, which it applies only along the innermost axis.
+        return np.add.reduce(terms, axis=0, initial=0.0)
 
     def predict_many(
         self, records: Sequence[Mapping[str, str]], score_threshold: float | None = None

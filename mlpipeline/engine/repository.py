@@ -45,6 +45,7 @@ KINDS = {
     "batchprediction": "engine/batchpredictions",
 }
 _DOCUMENT = ".json"
+_VIEWS_KEPT = 64
 _TIMESTAMPS = frozenset(
     {
         "CreatedAt",
@@ -61,6 +62,7 @@ class Repository:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._views: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     def name(self, kind: str, entity_id: str) -> str:
         """Return the store name of an entity's document."""
@@ -86,6 +88,29 @@ class Repository:
     def load(self, kind: str, entity_id: str) -> dict[str, Any] | None:
         """Return an entity document, or ``None`` if there is none."""
         return self.load_json(self.name(kind, entity_id))
+
+    def view(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        """Return an entity document to read, not to change, or ``None``.
+
+        The stored document is read on every call, so a change made by any
+        process shows at once, but parsed only when its bytes differ from
+        those of the last call: a realtime prediction reads its model's
+        document every time and would spend most of its time parsing it.
+        """
+        name = self.name(kind, entity_id)
+        try:
+            with self.store.open(name) as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        seen = self._views.get(name)
+        if seen is not None and seen[0] == data:
+            return seen[1]
+        document = json.loads(data.decode("utf-8"))
+        if len(self._views) >= _VIEWS_KEPT:
+            self._views.clear()
+        self._views[name] = (data, document)
+        return document
 
     def save(self, kind: str, entity_id: str, document: dict[str, Any]) -> None:
         """Create or replace an entity document."""
@@ -138,6 +163,9 @@ def _timestamp(value: float) -> dt.datetime:
 def api_view(api: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of an ``api`` section with timestamps as datetimes.
 
+    Dicts and lists are copied too, so changing the copy leaves ``api`` as
+    it was.
+
     boto3 turns Amazon ML's epoch timestamps into timezone-aware
     ``datetime`` objects; the engine does the same so callers can treat both
     backends alike.
@@ -148,5 +176,7 @@ def api_view(api: dict[str, Any]) -> dict[str, Any]:
             value = _timestamp(value)
         elif isinstance(value, dict):
             value = api_view(value)
+        elif isinstance(value, list):
+            value = [api_view(v) if isinstance(v, dict) else v for v in value]
         out[key] = value
     return out

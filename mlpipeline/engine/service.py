@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -107,6 +108,10 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         object, so each process has its own.
     clock : callable, default time.monotonic
         Seconds for the rate limit; tests pass their own.
+    temp_dir : str, optional
+        Local folder where training and evaluation jobs keep temporary files
+        (encoded rows, sorted scores, residuals); the system's temporary
+        folder if ``None``.
     """
 
     def __init__(
@@ -118,8 +123,10 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         poll_interval: float = 0.5,
         max_predict_rate: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        temp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(store, wait_timeout=wait_timeout, poll_interval=poll_interval)
+        self.temp_dir = None if temp_dir is None else os.fspath(temp_dir)
         self.endpoint_url = endpoint_url or DEFAULT_ENDPOINT_URL
         self.max_predict_rate = max_predict_rate
         self.clock = clock
@@ -345,6 +352,7 @@ class Engine(BatchPredictionOperations, DescribeOperations):
                 ready,
                 schema,
                 parse_rearrangement(ready["api"].get("DataRearrangement")),
+                temp_dir=self.temp_dir,
             )
             doc.update(
                 recipe=result["recipe"],
@@ -396,7 +404,7 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         ResourceNotFoundException
             If no model has this id.
         """
-        document = self._get("mlmodel", MLModelId, "MLModelId")
+        document = self._get("mlmodel", MLModelId, "MLModelId", to_read=True)
         out = api_view(document["api"])
         if Verbose:
             if document.get("recipe") is not None:
@@ -581,6 +589,7 @@ class Engine(BatchPredictionOperations, DescribeOperations):
                 ready_source,
                 schema,
                 parse_rearrangement(ready_source["api"].get("DataRearrangement")),
+                temp_dir=self.temp_dir,
             )
             training_source = self._repo.load(
                 "datasource", ready_model["api"]["TrainingDataSourceId"]
@@ -697,7 +706,7 @@ class Engine(BatchPredictionOperations, DescribeOperations):
         LimitExceededException
             Above ``max_predict_rate`` calls in one second, when set.
         """
-        document = self._get("mlmodel", MLModelId, "MLModelId")
+        document = self._get("mlmodel", MLModelId, "MLModelId", to_read=True)
         api = document["api"]
         endpoint = api["EndpointInfo"]
         if endpoint["EndpointStatus"] != "READY":

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, log_expit
 
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.spill import MemoryRows, TrainingRows
@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 LEARNING_RATES = (0.01, 0.1, 1.0, 10.0, 100.0)
 LOSSES = ("logistic", "softmax", "squared")
 CENTRED_FREQUENCY = 0.05
+_OBJECTIVE_SCORES = 1 << 19
 
 
 @dataclass
@@ -315,17 +316,22 @@ class SGDTrainer:
         c -= total * step
 
     def _gradient(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
-        """Return d(loss)/d(score) per row and output column."""
+        """Return d(loss)/d(score) per row and output column.
+
+        ``scores`` may be overwritten.
+        """
         if self.loss == "logistic":
             return expit(scores) - y[:, None]
         if self.loss == "squared":
             return scores - y[:, None]
+        # Softmax worked in place: the scores are the caller's own.
         n = len(y)
         z = scores.reshape(n, -1, n_out)
-        z = np.exp(z - z.max(axis=2, keepdims=True))
+        z -= z.max(axis=2, keepdims=True)
+        np.exp(z, out=z)
         z /= z.sum(axis=2, keepdims=True)
         z[np.arange(n), :, y] -= 1.0
-        return z.reshape(n, -1)
+        return scores
 
     def _penalise(self, W: np.ndarray, amount: np.ndarray) -> None:
         if self.l2 > 0:
@@ -339,10 +345,15 @@ class SGDTrainer:
         W: np.ndarray,
         b: np.ndarray,
         n_out: int,
-        chunk: int = 4096,
     ) -> np.ndarray:
-        """Return the objective of every learner, shape (n_learners,)."""
+        """Return the objective of every learner, shape (n_learners,).
+
+        Rows are scored in chunks of at most 4,096 rows and 2**19 scores,
+        so the temporaries of the loss stay a few MB whatever the number of
+        learners and classes.
+        """
         n_learners = W.shape[1] // n_out
+        chunk = max(64, min(4096, _OBJECTIVE_SCORES // W.shape[1]))
         total = np.zeros(n_learners)
         with np.errstate(all="ignore"):
             for X, y in rows.buckets(ordered=False):
@@ -358,13 +369,24 @@ class SGDTrainer:
         return total
 
     def _loss_sum(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
+        """Return the loss summed over rows per output column of a learner.
+
+        ``scores`` may be overwritten.
+        """
         if self.loss == "logistic":
             positive = y[:, None] == 1
             losses = -np.where(positive, log_expit(scores), log_expit(-scores))
             return losses.sum(axis=0)
         if self.loss == "squared":
             return 0.5 * ((scores - y[:, None]) ** 2).sum(axis=0)
+        # log(sum(exp(z))) as log(sum(exp(z - max))) + max, worked in place
+        # on the caller's fresh scores: scipy's logsumexp makes several
+        # copies of them and took half of each objective's time.
         n = len(y)
         z = scores.reshape(n, -1, n_out)
-        losses = logsumexp(z, axis=2) - z[np.arange(n), :, y]
+        picked = z[np.arange(n), :, y]
+        top = z.max(axis=2, keepdims=True)
+        np.subtract(z, top, out=z)
+        np.exp(z, out=z)
+        losses = np.log(z.sum(axis=2)) + top[:, :, 0] - picked
         return losses.sum(axis=0)

@@ -22,15 +22,27 @@
   (65,536) of them; past that it estimates the count from the k smallest
   64-bit hashes (the KMV estimator, relative standard error about
   1 / sqrt(65536) = 0.4 %).
+* :class:`FrequentValues` counts strings exactly while at most
+  ``capacity`` (65,536) distinct ones have been seen. Past that it keeps
+  only the most frequent (a Misra-Gries summary, pruned in batches):
+  whenever it holds more than twice ``capacity`` strings, the
+  ``capacity + 1``-th largest count is subtracted from every count and the
+  strings left at zero or below are dropped. A kept count is then at most
+  ``N / (capacity + 1)`` below the true count of ``N`` strings, and every
+  string more frequent than that is kept. Its distinct count is a
+  :class:`DistinctSketch` of the strings' 64-bit BLAKE2b hashes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["DistinctSketch", "Moments", "ValueSketch", "mean_std"]
+__all__ = ["DistinctSketch", "FrequentValues", "Moments", "ValueSketch", "mean_std"]
 
 VALUE_CAPACITY = 1 << 18
 DISTINCT_CAPACITY = 1 << 16
@@ -183,7 +195,12 @@ class DistinctSketch:
         if not len(values):
             return
         # -0.0 and 0.0 are one value.
-        hashes = _hash(np.where(values == 0, 0.0, values))
+        self.add_hashes(_hash(np.where(values == 0, 0.0, values)))
+
+    def add_hashes(self, hashes: np.ndarray) -> None:
+        """Add values by their uniformly spread 64-bit (uint64) hashes."""
+        if not len(hashes):
+            return
         if self._saturated:
             hashes = hashes[hashes < self._hashes[-1]]
         merged = np.union1d(self._hashes, hashes)
@@ -263,3 +280,60 @@ class Moments:
                 return 0.0, 0.0
             return mean_std(seen)
         return self.mean, float(np.sqrt(max(self.m2, 0.0) / self.count))
+
+
+def _string_hashes(values: Iterable[str]) -> np.ndarray:
+    """Return the 64-bit BLAKE2b hashes of strings (as uint64)."""
+    digests = b"".join(
+        hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        for value in values
+    )
+    return np.frombuffer(digests, dtype=np.uint64)
+
+
+class FrequentValues:
+    """Count a stream of strings, exactly or, past capacity, the frequent.
+
+    Parameters
+    ----------
+    capacity : int, default 65536
+        Distinct strings counted exactly; past that, about the number kept.
+
+    Attributes
+    ----------
+    counts : Counter
+        Every string and its count while :attr:`exact`; past that, the
+        most frequent strings with their counts less at most
+        ``N / (capacity + 1)``.
+    """
+
+    def __init__(self, capacity: int = DISTINCT_CAPACITY) -> None:
+        self.capacity = capacity
+        self.counts: Counter[str] = Counter()
+        self.exact = True
+        self._distinct = DistinctSketch(capacity)
+
+    def update(self, values: Iterable[str]) -> None:
+        """Count the strings of ``values``."""
+        block = Counter(values)
+        if not self.exact:
+            self._distinct.add_hashes(_string_hashes(block))
+        self.counts.update(block)
+        if len(self.counts) > 2 * self.capacity:
+            self._prune()
+
+    def distinct(self) -> int:
+        """Return the number of distinct strings, estimated past capacity."""
+        return len(self.counts) if self.exact else self._distinct.count()
+
+    def _prune(self) -> None:
+        if self.exact:
+            # Every string seen so far is still counted: hash them once.
+            self._distinct.add_hashes(_string_hashes(self.counts))
+            self.exact = False
+        counts = np.fromiter(self.counts.values(), np.int64, len(self.counts))
+        place = len(counts) - self.capacity - 1
+        cut = int(np.partition(counts, place)[place])
+        self.counts = Counter(
+            {value: count - cut for value, count in self.counts.items() if count > cut}
+        )

@@ -19,10 +19,12 @@ attribute entry has ``type``, ``count`` (valid values), ``missing`` and
   :mod:`mlpipeline.engine.sketch`, so memory does not grow with the rows;
 * BINARY: ``distinct``, ``top_values`` and ``percent_true``;
 * CATEGORICAL: ``distinct`` and ``top_values`` (the 10 most frequent, ties
-  by value);
+  by value); [ENGINE] exact up to 65,536 distinct values, then from the
+  bounded summary of :class:`~mlpipeline.engine.sketch.FrequentValues`;
 * TEXT: ``total_words``, ``unique_words``, ``words_per_record`` (min/max),
   ``word_lengths`` (min/max characters of a word, as split on whitespace)
-  and ``top_words``, counted after lowercasing and stripping punctuation.
+  and ``top_words``, counted after lowercasing and stripping punctuation
+  (distinct words and their counts bounded as for CATEGORICAL).
 
 When the schema has a BINARY, NUMERIC or CATEGORICAL target, every other
 attribute also gets ``correlation``, its correlation to the target between
@@ -43,7 +45,7 @@ import numpy as np
 from mlpipeline.engine.correlation import Correlation, TargetBlock
 from mlpipeline.engine.csvio import ReadReport
 from mlpipeline.engine.schema import Schema
-from mlpipeline.engine.sketch import DistinctSketch, ValueSketch
+from mlpipeline.engine.sketch import DistinctSketch, FrequentValues, ValueSketch
 from mlpipeline.engine.text import no_punct, tokenize
 from mlpipeline.engine.values import INVALID, MISSING, Column, Table
 
@@ -159,41 +161,44 @@ class _Binary(_Accumulator):
 
 
 class _Categorical(_Accumulator):
+    """Count a CATEGORICAL attribute's values, in bounded memory.
+
+    Exact up to 65,536 distinct values; past that the distinct count is
+    estimated and the top values' counts are those of the frequent values
+    (see :class:`~mlpipeline.engine.sketch.FrequentValues`).
+    """
+
     def __init__(self, attr_type: str) -> None:
         super().__init__(attr_type)
-        # TODO: the counter holds every distinct value, so a unique id column
-        # costs memory per row; a heavy-hitters sketch (space saving) plus a
-        # DistinctSketch over string hashes would bound it.
-        self.counter: Counter = Counter()
+        self.values = FrequentValues()
 
     def _add(self, column: Column) -> None:
-        self.counter.update(v for v in column.values if v is not None)
+        self.values.update(v for v in column.values if v is not None)
 
     def _details(self) -> dict[str, Any]:
         return {
-            "distinct": len(self.counter),
-            "top_values": _top(self.counter, TOP_VALUES),
+            "distinct": self.values.distinct(),
+            "top_values": _top(self.values.counts, TOP_VALUES),
         }
 
 
 class _Text(_Accumulator):
+    """Count a TEXT attribute's words, in bounded memory (as CATEGORICAL)."""
+
     def __init__(self, attr_type: str) -> None:
         super().__init__(attr_type)
         self.total = 0
-        self.unique: set[str] = set()
+        self.unique = FrequentValues()
         self.shortest: int | None = None
         self.longest = 0
         self.shortest_word: int | None = None
         self.longest_word = 0
-        self.words: Counter = Counter()
+        self.words = FrequentValues()
 
     def _add(self, column: Column) -> None:
-        for text in column.values:
-            if text is None:
-                continue
-            tokens = tokenize(text)
+        tokens_of_rows = [tokenize(text) for text in column.values if text is not None]
+        for tokens in tokens_of_rows:
             self.total += len(tokens)
-            self.unique.update(tokens)
             self.longest = max(self.longest, len(tokens))
             if self.shortest is None or len(tokens) < self.shortest:
                 self.shortest = len(tokens)
@@ -201,18 +206,20 @@ class _Text(_Accumulator):
             self.longest_word = max(self.longest_word, *lengths)
             if self.shortest_word is None or min(lengths) < self.shortest_word:
                 self.shortest_word = min(lengths)
-            self.words.update(no_punct([t.lower() for t in tokens]))
+        tokens = [token for row in tokens_of_rows for token in row]
+        self.unique.update(tokens)
+        self.words.update(no_punct([token.lower() for token in tokens]))
 
     def _details(self) -> dict[str, Any]:
         return {
             "total_words": self.total,
-            "unique_words": len(self.unique),
+            "unique_words": self.unique.distinct(),
             "words_per_record": {"min": self.shortest, "max": self.longest or None},
             "word_lengths": {
                 "min": self.shortest_word,
                 "max": self.longest_word or None,
             },
-            "top_words": _top(self.words, TOP_VALUES),
+            "top_words": _top(self.words.counts, TOP_VALUES),
         }
 
 
@@ -275,6 +282,6 @@ class StatisticsBuilder:
         if isinstance(accumulator, _Binary):
             distribution = {"0": accumulator.zeros, "1": accumulator.ones}
         elif isinstance(accumulator, _Categorical):
-            top = _top(accumulator.counter, TARGET_CLASSES)
+            top = _top(accumulator.values.counts, TARGET_CLASSES)
             distribution = {item["value"]: item["count"] for item in top}
         return {"name": name, "type": accumulator.type, "distribution": distribution}

@@ -2,6 +2,9 @@ import numpy as np
 import pytest
 
 from mlpipeline.engine.metrics import (
+    RankedScores,
+    Residuals,
+    ScoreHistogram,
     binary_auc,
     confusion_matrix,
     macro_f1,
@@ -61,6 +64,47 @@ def test_confusion_matrix_rows_are_truth():
     ]
 
 
+def _ranked(labels, scores, **options):
+    ranked = RankedScores(**options)
+    for start in range(0, len(labels), 7):
+        ranked.add(labels[start : start + 7] == 1, scores[start : start + 7])
+    return ranked
+
+
+@pytest.mark.parametrize("levels", [0, 3, 40])
+def test_auc_of_runs_sorted_on_disk_equals_the_auc_in_memory(levels, tmp_path):
+    """Runs of 56 scores (blocks of 7) merged 4 at a time give the AUC
+    computed in memory, to the bit, with many ties (3 score levels), some
+    (40) or none (0)."""
+    rng = np.random.default_rng(levels)
+    labels = rng.integers(0, 2, 1000)
+    scores = rng.random(1000)
+    if levels:
+        scores = np.floor(scores * levels) / levels
+    ranked = _ranked(labels, scores, folder=tmp_path, run_scores=50, merge_chunk=4)
+
+    assert ranked._runs == [56] * 17
+    assert ranked.auc() == binary_auc(labels, scores)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_auc_of_a_tie_group_longer_than_a_merge_chunk(tmp_path):
+    labels = np.array([0, 1] * 200 + [1, 0, 0])
+    scores = np.array([0.5] * 400 + [0.9, 0.1, 0.95])
+    ranked = _ranked(labels, scores, folder=tmp_path, run_scores=30, merge_chunk=3)
+
+    # 201 positives, 202 negatives: 200 positives tie with 200 negatives and
+    # beat one; the one at 0.9 beats 201 negatives.
+    assert ranked.auc() == (200 * 200 * 0.5 + 200 + 201) / (201 * 202)
+
+
+def test_ranked_scores_need_both_classes():
+    ranked = _ranked(np.ones(20, int), np.linspace(0, 1, 20), run_scores=5)
+
+    with pytest.raises(ValueError, match="both classes"):
+        ranked.auc()
+
+
 def test_score_histogram_counts_each_true_class_per_bin():
     labels = [0, 0, 0, 1, 1, 1]
     scores = [0.0, 0.1, 0.26, 0.5, 0.74, 1.0]
@@ -99,3 +143,44 @@ def test_residual_histogram_of_a_perfect_model_has_one_full_bin():
 
     assert histogram["edges"] == [-1.0, 0.0, 1.0]
     assert histogram["counts"] == [0, 2]
+
+
+def test_score_histogram_of_blocks_equals_the_histogram_of_all():
+    rng = np.random.default_rng(7)
+    labels, scores = rng.integers(0, 2, 500), rng.random(500)
+    histogram = ScoreHistogram()
+    for start in range(0, 500, 64):
+        histogram.add(labels[start : start + 64], scores[start : start + 64])
+
+    assert histogram.result(0.4) == score_histogram(labels, scores, 0.4)
+
+
+def test_residuals_in_memory_give_the_histogram_and_rmse_of_all():
+    rng = np.random.default_rng(8)
+    true, predicted = rng.normal(size=3000), rng.normal(size=3000)
+    residuals = Residuals()
+    for start in range(0, 3000, 500):
+        residuals.add(true[start : start + 500], predicted[start : start + 500])
+
+    assert residuals.histogram() == residual_histogram(true, predicted)
+    assert residuals.rmse() == pytest.approx(rmse(true, predicted), rel=1e-12)
+
+
+def test_residuals_past_memory_go_to_disk_and_keep_exact_counts(tmp_path):
+    """Past 1,000 residuals (here) they are written to a file: the counts
+    stay exact, the edges come from the sketch of the residuals (exact
+    below its 262,144 values) and the file goes with close()."""
+    rng = np.random.default_rng(9)
+    true, predicted = rng.normal(size=5000) * 3, rng.normal(size=5000)
+    residuals = Residuals(tmp_path, memory_residuals=1000)
+    for start in range(0, 5000, 700):
+        residuals.add(true[start : start + 700], predicted[start : start + 700])
+
+    assert len(list(tmp_path.iterdir())) == 1
+    found, expected = residuals.histogram(), residual_histogram(true, predicted)
+    # The mean adds the blocks' sums: equal up to rounding.
+    assert found.pop("mean") == pytest.approx(expected.pop("mean"), rel=1e-12)
+    assert found == expected
+    assert residuals.rmse() == pytest.approx(rmse(true, predicted), rel=1e-12)
+    residuals.close()
+    assert list(tmp_path.iterdir()) == []

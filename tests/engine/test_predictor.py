@@ -145,6 +145,13 @@ def _random_cells(rng, n):
     return rows
 
 
+# Outputs a single record computes on Python numbers, with no table.
+SCALAR_OUTPUTS = ["x", "quantile_bin(x, 7)", "normalize(x)", "c", "b", "t"]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "scalar"), [(RICH_OUTPUTS, False), (SCALAR_OUTPUTS, True)]
+)
 @pytest.mark.parametrize(
     ("model_type", "n_out", "classes"),
     [
@@ -153,9 +160,11 @@ def _random_cells(rng, n):
         ("REGRESSION", 1, []),
     ],
 )
-def test_single_record_path_equals_batch_path_to_the_bit(model_type, n_out, classes):
+def test_single_record_path_equals_batch_path_to_the_bit(
+    model_type, n_out, classes, outputs, scalar
+):
     rng = np.random.default_rng(11)
-    recipe = parse_recipe(json.dumps({"outputs": RICH_OUTPUTS}), RICH)
+    recipe = parse_recipe(json.dumps({"outputs": outputs}), RICH)
     space = FeatureSpace(list(recipe.outputs), RICH.types)
     positions = {n: i for i, n in enumerate(RICH.names)}
     space.fit_transform(build_table(_random_cells(rng, 400), positions, RICH.types))
@@ -178,3 +187,24 @@ def test_single_record_path_equals_batch_path_to_the_bit(model_type, n_out, clas
     batch = predictor.predict_many(records, score_threshold=0.4)
     singles = [predictor.predict(r, score_threshold=0.4) for r in records]
     assert singles == batch
+    assert (space.record_features(records[2]) is not None) == scalar
+
+
+def test_single_record_normalizes_a_constant_attribute_to_zero():
+    """A training attribute without spread normalizes to 0 (missing stays
+    missing) on both paths."""
+    recipe = parse_recipe(json.dumps({"outputs": ["normalize(x)", "c"]}), RICH)
+    space = FeatureSpace(list(recipe.outputs), RICH.types)
+    rows = [["3", f"k{i % 3}", "1", "a"] for i in range(30)]
+    space.fit_transform(build_table(rows, {"x": 0, "c": 1, "b": 2, "t": 3}, RICH.types))
+    predictor = Predictor("REGRESSION", space, np.ones((space.n_features, 1)), [0.5])
+    records = [{"x": "3", "c": "k1"}, {"x": "9"}, {"c": "k2"}, {"x": "x"}]
+
+    assert space.params_ == {"normalize(x)": {"mean": 3.0, "std": 0.0}}
+    assert [predictor.predict(r)["predictedValue"] for r in records] == [
+        1.5,
+        0.5,
+        1.5,
+        0.5,
+    ]
+    assert predictor.predict_many(records) == [predictor.predict(r) for r in records]

@@ -573,6 +573,23 @@ def test_a_fresh_engine_sees_everything(store, engine, trained):
     assert other.get_data_source(DataSourceId="ds-train")["Status"] == "COMPLETED"
 
 
+def test_a_description_read_again_shows_another_engines_change(store, engine, trained):
+    """Descriptions are parsed once per stored content: a change made by
+    another engine shows on the next read, and changing a description
+    returned earlier changes none read later."""
+    first = engine.get_ml_model(MLModelId=trained)
+    first["EndpointInfo"]["EndpointStatus"] = "CHANGED BY THE CALLER"
+    Engine(store, endpoint_url=ENDPOINT).update_ml_model(
+        MLModelId=trained, ScoreThreshold=0.75
+    )
+
+    again = engine.get_ml_model(MLModelId=trained)
+
+    assert "ScoreThreshold" not in first
+    assert again["ScoreThreshold"] == 0.75
+    assert again["EndpointInfo"]["EndpointStatus"] == "NONE"
+
+
 # Evaluation
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mlpipeline.engine.sketch import DistinctSketch, ValueSketch
+from mlpipeline.engine.sketch import DistinctSketch, FrequentValues, ValueSketch
 
 
 def test_value_sketch_is_exact_below_capacity():
@@ -52,3 +52,33 @@ def test_distinct_sketch_is_exact_then_estimates():
     for part in np.array_split(np.arange(100_000, dtype=float), 13):
         large.add(np.concatenate([part, part]))
     assert abs(large.count() - 100_000) < 100_000 * 0.05
+
+
+def test_frequent_values_count_exactly_below_capacity():
+    values = FrequentValues(capacity=10)
+    values.update(["a", "b", "a"])
+    values.update(["c", "a", "b"] * 3)
+
+    assert values.exact
+    assert values.counts == {"a": 5, "b": 4, "c": 3}
+    assert values.distinct() == 3
+
+
+def test_frequent_values_keep_the_frequent_past_capacity_within_the_bound():
+    """100,000 strings, 40,000 of them distinct, in a summary of 1,000: the
+    frequent ones are kept with counts at most N / 1,001 = 99 short, and
+    the distinct count is estimated within 5 %."""
+    rng = np.random.default_rng(4)
+    heavy = [f"heavy-{i}" for i in range(5)]
+    stream = [heavy[i % 5] for i in range(40_000)]
+    stream += [f"id-{i}" for i in rng.permutation(60_000) % 39_995]
+    rng.shuffle(stream)
+    values = FrequentValues(capacity=1000)
+    for start in range(0, len(stream), 2048):
+        values.update(stream[start : start + 2048])
+
+    assert not values.exact
+    assert len(values.counts) <= 2000
+    for name in heavy:
+        assert 8000 - 99 <= values.counts[name] <= 8000
+    assert abs(values.distinct() - 40_000) < 40_000 * 0.05

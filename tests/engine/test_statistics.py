@@ -89,6 +89,26 @@ def test_text_statistics():
     ]
 
 
+def test_categorical_statistics_stay_bounded_past_65536_distinct_values():
+    """A column of 150,000 distinct ids plus one frequent value keeps at
+    most 2 x 65,536 counts; the frequent value leads the top values and
+    the distinct count is estimated within 2 %."""
+    schema = parse_schema(schema_json([("c", "CATEGORICAL")]))
+    builder = StatisticsBuilder(schema)
+    for start in range(0, 150_000, 10_000):
+        rows = [[f"id-{i}"] for i in range(start, start + 10_000)]
+        rows += [["common"]] * 1_000
+        builder.update(build_table(rows, {"c": 0}, schema.types))
+
+    stats = builder.result(ReadReport())["attributes"]["c"]
+
+    assert len(builder.accumulators["c"].values.counts) <= 2 * 65_536
+    assert stats["count"] == 165_000
+    assert stats["top_values"][0]["value"] == "common"
+    assert 15_000 - 165_000 / 65_537 <= stats["top_values"][0]["count"] <= 15_000
+    assert abs(stats["distinct"] - 150_001) < 150_001 * 0.02
+
+
 def test_every_other_attribute_gets_its_correlation_to_the_target():
     attributes = _stats()["attributes"]
     assert "correlation" not in attributes["c"]
