@@ -476,9 +476,24 @@ class Residuals:
             handle.write(residuals.tobytes())
 
     def rmse(self) -> float:
-        """Return the root mean squared residual."""
-        squares = [float((part**2).sum()) for part in self._chunks()]
-        return math.sqrt(math.fsum(squares) / self.count)
+        """Return the root mean squared residual.
+
+        As :func:`rmse` does, residuals whose squares overflow (above about
+        1e154) are divided by the largest one first, in a second pass.
+        """
+        with np.errstate(over="ignore"):
+            squares = [float((part**2).sum()) for part in self._chunks()]
+        try:
+            value = math.sqrt(math.fsum(squares) / self.count)
+        except OverflowError:  # fsum of finite squares past the float range
+            value = math.inf
+        if not math.isinf(value):
+            return value
+        scale = max(float(np.abs(part).max(initial=0.0)) for part in self._chunks())
+        if not math.isfinite(scale):
+            return math.inf
+        scaled = [float(((part / scale) ** 2).sum()) for part in self._chunks()]
+        return math.sqrt(math.fsum(scaled) / self.count) * scale
 
     def histogram(self, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
         """Return :func:`residual_histogram` of every residual added."""

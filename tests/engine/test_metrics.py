@@ -166,6 +166,28 @@ def test_residuals_in_memory_give_the_histogram_and_rmse_of_all():
     assert residuals.rmse() == pytest.approx(rmse(true, predicted), rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "true",
+    [
+        [1e300, -1e300, 3.0, 1e200],  # squares past the float range
+        [1.2e154, -1.2e154, 3.0, 1.2e154],  # only their sum past it
+    ],
+)
+def test_residuals_whose_squares_overflow_give_the_finite_rmse(true):
+    true, predicted = np.array(true), np.array([0.0, 0.0, 1.0, 0.0])
+    residuals = Residuals()
+    for start in range(4):
+        residuals.add(true[start : start + 1], predicted[start : start + 1])
+
+    found = residuals.rmse()
+
+    assert np.isfinite(found)
+    assert found == pytest.approx(rmse(true, predicted), rel=1e-12)
+    assert found == pytest.approx(
+        np.sqrt(np.mean(((true - predicted) / 1e150) ** 2)) * 1e150, rel=1e-12
+    )
+
+
 def test_residuals_past_memory_go_to_disk_and_keep_exact_counts(tmp_path):
     """Past 1,000 residuals (here) they are written to a file: the counts
     stay exact, the edges come from the sketch of the residuals (exact
