@@ -274,6 +274,21 @@ def _top(body: dict[str, Any]) -> int:
     return top
 
 
+def _authorized_body(request: HttpRequest) -> tuple[Any, JsonResponse | None]:
+    """Return a POST's JSON body, or the answer refusing the request.
+
+    A request is refused unless it is a POST of at most
+    MLPIPELINE_MAX_REQUEST_BYTES from a caller who may predict
+    (:func:`_refusal`), whose body is JSON.
+    """
+    if request.method != "POST":
+        return None, _method_not_allowed(request)
+    refused = _oversized(request) or _refusal(request)
+    if refused is not None:
+        return None, refused
+    return _json_body(request)
+
+
 @csrf_exempt
 def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     """Answer with ``pipeline``'s active model, in Amazon ML's Predict shape.
@@ -290,12 +305,7 @@ def predict_api(request: HttpRequest, pipeline: str) -> JsonResponse:
     object or list, or that an expander rejects, is a 400 naming its
     attribute. An active model that can no longer answer is a 503.
     """
-    if request.method != "POST":
-        return _method_not_allowed(request)
-    refused = _oversized(request) or _refusal(request)
-    if refused is not None:
-        return refused
-    body, refused = _json_body(request)
+    body, refused = _authorized_body(request)
     if refused is not None:
         return refused
     try:
@@ -354,12 +364,7 @@ def realtime(request: HttpRequest, model_id: str) -> JsonResponse:
     are checked as the prediction API checks them (:func:`_refusal`), as
     Amazon ML's endpoints answer only signed requests.
     """
-    if request.method != "POST":
-        return _method_not_allowed(request)
-    refused = _oversized(request) or _refusal(request)
-    if refused is not None:
-        return refused
-    body, refused = _json_body(request)
+    body, refused = _authorized_body(request)
     if refused is not None:
         return refused
     try:
