@@ -10,22 +10,35 @@
   100; the one with the lowest final finite objective wins, ties going to
   the smaller rate. The penalty counts: on separable data it keeps a large
   rate from winning merely by inflating its weights. A learner stops when
-  its objective changes by less than ``tol`` (1e-6) between passes, and is
-  dropped if it becomes non-finite.
+  its objective changes by less than ``tol`` (1e-6) between passes (before
+  the first pass it is the objective of the zero weights), and is dropped
+  as soon as a row's loss or gradient becomes non-finite.
+* Per-example updates: every row takes its own step, at the weights left
+  by the row before, for each learner. The loop is compiled with numba
+  (:mod:`._sgd_pass`); only the weights of the row's features, the
+  intercepts and one accumulator per output change, so a step costs the
+  row's nonzeros times the outputs.
+* The objective of a pass is its progressive loss: the mean over the rows
+  of each row's loss taken just before that row's step, plus the penalty
+  of the weights at the end of the pass. It is summed during the pass, so
+  no extra read of the data is needed (that read cost about 30 % of a
+  pass); it estimates the loss on rows the weights have not yet fitted,
+  which punishes a rate that oscillates as much as one that crawls.
 * Frequent features (present in at least 5 % of the rows) are centred on
   their training mean inside the trainer, and the intercept absorbs the
-  shift when training ends. Without this, features shared by most rows (a
-  dominant category, a constant bin) all point the same way, and a batch
-  step along that direction overshoots long before the others converge.
+  shift when training ends. Features shared by most rows (a dominant
+  category, a constant bin) otherwise all point the same way; on the demo
+  data sets centring kept the macro F1 of the 10-class customer types at
+  0.80 (0.79 without) and moved the others by less than 0.004. Centring
+  is lazy: a step adds ``step * gradient`` to one accumulator per output,
+  and each centred feature's weight is its stored part plus its mean times
+  that accumulator, settled into the weights at the end of every pass; a
+  row thus never updates every centred feature.
 * Rates are relative to the data: a row's step is ``rate / R2``, where
   ``R2`` is the mean over rows of the squared (centred) feature norm plus
   one for the intercept. Rate 1 is then about the largest step that plain
-  per-row SGD takes stably, whatever the number of features per row.
-* Mini-batches: rows are visited in small consecutive batches (32 rows)
-  rather than one at a time, because a Python loop per row would be far too
-  slow. A batch step applies the *sum* of the per-row steps evaluated at the
-  same weights, so rates keep their per-row meaning; only the weights of
-  the features present in the batch, and of the centred features, change.
+  per-row SGD takes stably, whatever the number of features per row. When
+  ``R2`` overflows, every learner has diverged.
 * The step of pass ``p`` (from 0) is divided by ``sqrt(1 + p)``, which
   damps the noise of the last passes without slowing the first ones much.
 * Regularisation is applied once per pass as a proximal step equal to the
@@ -33,7 +46,7 @@
   soft-thresholding for L1.
 * Rows are read a bucket (about 65,536 rows) at a time, from memory or
   from the temporary files of :class:`~mlpipeline.engine.spill.SpilledRows`;
-  mini-batches do not straddle buckets.
+  memory holds one bucket and the weights, whatever the number of rows.
 * When shuffling, the rows are permuted once before the first pass, and
   every pass visits them in that order. The permutation is built so that
   it never needs all the rows at once: each row number goes to one of
@@ -49,12 +62,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit
 
+from mlpipeline.engine._sgd_pass import LOGISTIC, SOFTMAX, SQUARED, sgd_bucket
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.spill import MemoryRows, TrainingRows
 
@@ -65,31 +77,10 @@ logger = logging.getLogger(__name__)
 LEARNING_RATES = (0.01, 0.1, 1.0, 10.0, 100.0)
 LOSSES = ("logistic", "softmax", "squared")
 CENTRED_FREQUENCY = 0.05
-_OBJECTIVE_SCORES = 1 << 19
+_CODES = {"logistic": LOGISTIC, "softmax": SOFTMAX, "squared": SQUARED}
 
-
-@dataclass
-class _Centre:
-    features: np.ndarray  # indices of the centred features
-    means: np.ndarray  # their training means
-
-    @classmethod
-    def of(cls, rows: TrainingRows) -> _Centre:
-        n_rows = max(rows.n_rows, 1)
-        features = np.flatnonzero(rows.counts >= CENTRED_FREQUENCY * n_rows)
-        return cls(features, rows.sums[features] / n_rows)
-
-    def offset(self, W: np.ndarray) -> np.ndarray:
-        """Return the score shift ``-means . W`` of every output column."""
-        return -(self.means @ W[self.features])
-
-
-@dataclass
-class _Batch:
-    columns: np.ndarray  # features present in the batch
-    rows: sp.csr_matrix  # batch rows restricted to ``columns``
-    rows_t: sp.csr_matrix  # its transpose, for the gradient
-    target: np.ndarray
+#: One bucket as the compiled pass reads it: indptr, indices, data, targets.
+_Bucket = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _diverged(rates: tuple[float, ...], what: str) -> str:
@@ -101,6 +92,13 @@ def _diverged(rates: tuple[float, ...], what: str) -> str:
         "bin or normalize them in the recipe (quantile_bin, normalize) or drop "
         "the outlying rows."
     )
+
+
+def _zero_weight_loss(loss: str, y: np.ndarray, n_out: int) -> float:
+    """Return the loss summed over ``y`` of scores that are all 0."""
+    if loss == "squared":
+        return 0.5 * float(np.dot(y, y))
+    return len(y) * float(np.log(n_out if loss == "softmax" else 2.0))
 
 
 class SGDTrainer:
@@ -120,8 +118,6 @@ class SGDTrainer:
         Seed of the permutation.
     learning_rates : tuple of float, default (0.01, 0.1, 1, 10, 100)
         Candidate rates, one learner each.
-    batch_size : int, default 32
-        Rows per step.
     tol : float, default 1e-6
         A learner stops once its objective changes less than this.
 
@@ -151,7 +147,6 @@ class SGDTrainer:
         shuffle: bool = True,
         random_state: int = 0,
         learning_rates: tuple[float, ...] = LEARNING_RATES,
-        batch_size: int = 32,
         tol: float = 1e-6,
     ) -> None:
         self.loss = loss
@@ -161,7 +156,6 @@ class SGDTrainer:
         self.shuffle = shuffle
         self.random_state = random_state
         self.learning_rates = learning_rates
-        self.batch_size = batch_size
         self.tol = tol
 
     def fit(self, X: sp.spmatrix, y: np.ndarray, n_classes: int = 0) -> SGDTrainer:
@@ -219,36 +213,58 @@ class SGDTrainer:
             raise ValueError(f"Softmax needs n_classes >= 2, got {n_classes}.")
         n_rows, n_features = rows.n_rows, rows.n_features
         n_out = n_classes if self.loss == "softmax" else 1
-        n_learners = len(self.learning_rates)
+        rates = np.asarray(self.learning_rates, dtype=float)
+        n_learners = len(rates)
 
-        centre = _Centre.of(rows)
+        # Centred features: ``means`` is 0 for the others (see _sgd_pass).
+        centred = np.flatnonzero(rows.counts >= CENTRED_FREQUENCY * max(n_rows, 1))
+        means = np.zeros(n_features)
+        means[centred] = rows.sums[centred] / max(n_rows, 1)
         with np.errstate(all="ignore"):
-            mean_square = float(rows.squares.sum()) / max(n_rows, 1)
-            scale = mean_square - float(centre.means @ centre.means) + 1.0
-        rates = np.repeat(np.asarray(self.learning_rates, dtype=float), n_out) / scale
+            mean_square = float(means @ means)
+            scale = float(rows.squares.sum()) / max(n_rows, 1) - mean_square + 1.0
+        if not np.isfinite(scale):
+            # Squares that overflow leave no step size to take.
+            self.losses_ = dict.fromkeys(self.learning_rates, float("inf"))
+            raise JobFailedError(_diverged(self.learning_rates, "the objective"))
         # Small data stays in memory between passes; spilled data is read
         # again on every pass.
-        cache: list[list[_Batch]] | None = [] if rows.cacheable else None
+        cache: list[_Bucket] | None = [] if rows.cacheable else None
 
-        # Scores are (x - means) . W + c; ``c`` is the centred intercept.
-        W = np.zeros((n_features, n_learners * n_out))
+        V = np.zeros((n_features, n_learners * n_out))
         c = np.zeros(n_learners * n_out)
+        A = np.zeros(n_learners * n_out)
+        S = np.zeros(n_learners * n_out)
         active = np.ones(n_learners, dtype=bool)
         passes = np.zeros(n_learners, dtype=int)
-        previous = self._objective(rows, W, c + centre.offset(W), n_out)
+        previous = np.zeros(n_learners)
+        code = _CODES[self.loss]
         with np.errstate(all="ignore"):
             for p in range(self.max_passes):
-                step = rates * np.repeat(active, n_out) / np.sqrt(1.0 + p)
-                for batches in self._bucket_batches(rows, cache):
-                    for batch in batches:
-                        self._step(batch, centre, W, c, step, n_out)
-                self._penalise(W, step * n_rows)
+                step = rates / scale / np.sqrt(1.0 + p)
+                running = active.copy()
+                totals = np.zeros(n_learners)
+                for indptr, indices, data, y in self._buckets(rows, cache):
+                    if p == 0:
+                        previous += _zero_weight_loss(self.loss, y, n_out)
+                    sgd_bucket(
+                        indptr, indices, data, y, V, c, A, S, means,
+                        mean_square, step, running, code, n_out, totals,
+                    )  # fmt: skip
+                if p == 0:
+                    previous /= max(n_rows, 1)
+                # Settle the centred features' lazy updates, then penalise.
+                V[centred] += np.outer(means[centred], A)
+                A[:] = 0.0
+                self._penalise(V, np.repeat(step * active * n_rows, n_out))
                 passes[active] += 1
-                current = self._objective(rows, W, c + centre.offset(W), n_out)
+                current = totals / max(n_rows, 1) + self._penalty(V, n_learners)
+                current = np.where(active, current, previous)
                 dead = ~np.isfinite(current)
                 # Zero diverged learners so overflow cannot spread or slow.
-                W[:, np.repeat(dead, n_out)] = 0.0
+                V[:, np.repeat(dead, n_out)] = 0.0
                 c[np.repeat(dead, n_out)] = 0.0
+                S[:] = means[centred] @ V[centred]
                 settled = np.abs(previous - current) < self.tol
                 active &= ~(dead | settled)
                 previous = np.where(dead | ~np.isfinite(previous), np.inf, current)
@@ -260,8 +276,8 @@ class SGDTrainer:
             raise JobFailedError(_diverged(self.learning_rates, "the objective"))
         best = int(np.argmin(previous))
         cols = slice(best * n_out, (best + 1) * n_out)
-        self.coef_ = W[:, cols].copy()
-        self.intercept_ = (c + centre.offset(W))[cols].copy()
+        self.coef_ = V[:, cols].copy()
+        self.intercept_ = (c - S)[cols].copy()
         if not (np.isfinite(self.coef_).all() and np.isfinite(self.intercept_).all()):
             # A finite objective with non-finite weights means overflow the
             # objective did not see; such a model would answer NaN.
@@ -272,66 +288,23 @@ class SGDTrainer:
         logger.debug("SGD objectives per learning rate: %s", self.losses_)
         return self
 
-    def _bucket_batches(
-        self, rows: TrainingRows, cache: list[list[_Batch]] | None
-    ) -> Iterator[list[_Batch]]:
-        """Yield each bucket's mini-batches in training order."""
+    def _buckets(
+        self, rows: TrainingRows, cache: list[_Bucket] | None
+    ) -> Iterator[_Bucket]:
+        """Yield the buckets in training order, as the compiled pass reads."""
         if cache:
             yield from cache
             return
         for X, y in rows.buckets():
-            batches = self._batches(X, y)
-            if cache is not None:
-                cache.append(batches)
-            yield batches
-
-    def _batches(self, X: sp.csr_matrix, y: np.ndarray) -> list[_Batch]:
-        batches = []
-        for start in range(0, X.shape[0], self.batch_size):
-            rows = X[start : start + self.batch_size]
-            columns = np.unique(rows.indices)
-            local = sp.csr_matrix(
-                (rows.data, np.searchsorted(columns, rows.indices), rows.indptr),
-                shape=(rows.shape[0], len(columns)),
+            bucket = (
+                np.ascontiguousarray(X.indptr, dtype=np.int64),
+                np.ascontiguousarray(X.indices, dtype=np.int32),
+                np.ascontiguousarray(X.data, dtype=np.float64),
+                np.ascontiguousarray(y, dtype=np.float64),
             )
-            target = y[start : start + self.batch_size]
-            batches.append(_Batch(columns, local, local.T.tocsr(), target))
-        return batches
-
-    def _step(
-        self,
-        batch: _Batch,
-        centre: _Centre,
-        W: np.ndarray,
-        c: np.ndarray,
-        step: np.ndarray,
-        n_out: int,
-    ) -> None:
-        weights = W[batch.columns]
-        scores = batch.rows @ weights + (c + centre.offset(W))
-        grad = self._gradient(scores, batch.target, n_out)
-        total = grad.sum(axis=0)
-        W[batch.columns] = weights - (batch.rows_t @ grad) * step
-        W[centre.features] += np.outer(centre.means, total * step)
-        c -= total * step
-
-    def _gradient(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
-        """Return d(loss)/d(score) per row and output column.
-
-        ``scores`` may be overwritten.
-        """
-        if self.loss == "logistic":
-            return expit(scores) - y[:, None]
-        if self.loss == "squared":
-            return scores - y[:, None]
-        # Softmax worked in place: the scores are the caller's own.
-        n = len(y)
-        z = scores.reshape(n, -1, n_out)
-        z -= z.max(axis=2, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=2, keepdims=True)
-        z[np.arange(n), :, y] -= 1.0
-        return scores
+            if cache is not None:
+                cache.append(bucket)
+            yield bucket
 
     def _penalise(self, W: np.ndarray, amount: np.ndarray) -> None:
         if self.l2 > 0:
@@ -339,54 +312,12 @@ class SGDTrainer:
         if self.l1 > 0:
             np.copyto(W, np.sign(W) * np.maximum(np.abs(W) - amount * self.l1, 0.0))
 
-    def _objective(
-        self,
-        rows: TrainingRows,
-        W: np.ndarray,
-        b: np.ndarray,
-        n_out: int,
-    ) -> np.ndarray:
-        """Return the objective of every learner, shape (n_learners,).
-
-        Rows are scored in chunks of at most 4,096 rows and 2**19 scores,
-        so the temporaries of the loss stay a few MB whatever the number of
-        learners and classes.
-        """
-        n_learners = W.shape[1] // n_out
-        chunk = max(64, min(4096, _OBJECTIVE_SCORES // W.shape[1]))
+    def _penalty(self, W: np.ndarray, n_learners: int) -> np.ndarray:
+        """Return each learner's penalty, shape (n_learners,)."""
+        per_learner = W.reshape(W.shape[0], n_learners, -1)
         total = np.zeros(n_learners)
-        with np.errstate(all="ignore"):
-            for X, y in rows.buckets(ordered=False):
-                for start in range(0, X.shape[0], chunk):
-                    scores = X[start : start + chunk] @ W + b
-                    total += self._loss_sum(scores, y[start : start + chunk], n_out)
-            total /= max(rows.n_rows, 1)
-            per_learner = W.reshape(-1, n_learners, n_out)
-            if self.l2 > 0:
-                total += 0.5 * self.l2 * (per_learner**2).sum(axis=(0, 2))
-            if self.l1 > 0:
-                total += self.l1 * np.abs(per_learner).sum(axis=(0, 2))
+        if self.l2 > 0:
+            total += 0.5 * self.l2 * (per_learner**2).sum(axis=(0, 2))
+        if self.l1 > 0:
+            total += self.l1 * np.abs(per_learner).sum(axis=(0, 2))
         return total
-
-    def _loss_sum(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
-        """Return the loss summed over rows per output column of a learner.
-
-        ``scores`` may be overwritten.
-        """
-        if self.loss == "logistic":
-            positive = y[:, None] == 1
-            losses = -np.where(positive, log_expit(scores), log_expit(-scores))
-            return losses.sum(axis=0)
-        if self.loss == "squared":
-            return 0.5 * ((scores - y[:, None]) ** 2).sum(axis=0)
-        # log(sum(exp(z))) as log(sum(exp(z - max))) + max, worked in place
-        # on the caller's fresh scores: scipy's logsumexp makes several
-        # copies of them and took half of each objective's time.
-        n = len(y)
-        z = scores.reshape(n, -1, n_out)
-        picked = z[np.arange(n), :, y]
-        top = z.max(axis=2, keepdims=True)
-        np.subtract(z, top, out=z)
-        np.exp(z, out=z)
-        losses = np.log(z.sum(axis=2)) + top[:, :, 0] - picked
-        return losses.sum(axis=0)

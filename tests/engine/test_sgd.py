@@ -106,6 +106,110 @@ def test_every_learner_diverging_is_a_job_failure():
 def test_diverged_learners_are_reported_as_infinite():
     X = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]] * 50))
     y = np.array([1.0, 2.0, 1.0] * 50)
-    trainer = SGDTrainer("squared", batch_size=64, max_passes=40).fit(X, y)
+    trainer = SGDTrainer("squared", max_passes=40).fit(X, y)
     assert trainer.losses_[100.0] == float("inf")
     assert np.isfinite(trainer.loss_)
+
+
+def _reference(X, y, loss, rate, n_out, l1=0.0, l2=0.0, passes=3, tol=1e-6):
+    """Train one learner row by row in plain Python, centring eagerly.
+
+    The rows are taken in the given order (the trainers below do not
+    shuffle). Returns (coef, intercept, objective, passes run).
+    """
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    centred = (X != 0).sum(axis=0) >= 0.05 * n
+    means = np.where(centred, X.sum(axis=0) / n, 0.0)
+    scale = (X**2).sum(axis=1).mean() - means @ means + 1.0
+    X = X - means
+    W, c = np.zeros((d, n_out)), np.zeros(n_out)
+
+    def loss_and_gradient(scores, target):
+        if loss == "squared":
+            return 0.5 * (scores[0] - target) ** 2, scores - target
+        if loss == "logistic":
+            z = scores[0]
+            value = np.logaddexp(0.0, -z if target == 1 else z)
+            return value, np.array([1 / (1 + np.exp(-z)) - target])
+        shifted = scores - scores.max()
+        probabilities = np.exp(shifted) / np.exp(shifted).sum()
+        value = np.log(np.exp(shifted).sum()) - shifted[int(target)]
+        return value, probabilities - np.eye(n_out)[int(target)]
+
+    previous = np.mean([loss_and_gradient(np.zeros(n_out), t)[0] for t in y])
+    for p in range(passes):
+        step = rate / scale / np.sqrt(1.0 + p)
+        total = 0.0
+        for row, target in zip(X, y, strict=True):
+            value, gradient = loss_and_gradient(row @ W + c, target)
+            total += value
+            W -= step * np.outer(row, gradient)
+            c -= step * gradient
+        amount = step * n
+        W *= max(0.0, 1.0 - amount * l2)
+        W = np.sign(W) * np.maximum(np.abs(W) - amount * l1, 0.0)
+        current = total / n + 0.5 * l2 * (W**2).sum() + l1 * np.abs(W).sum()
+        settled = abs(previous - current) < tol
+        previous = current
+        if settled:
+            break
+    return W, c - means @ W, previous, p + 1
+
+
+@pytest.mark.parametrize(
+    ("loss", "n_out", "penalty"),
+    [
+        ("logistic", 1, {"l2": 1e-2}),
+        ("softmax", 3, {"l2": 1e-3}),
+        ("squared", 1, {"l1": 1e-2}),
+    ],
+)
+def test_per_example_steps_match_a_plain_python_reference(loss, n_out, penalty):
+    # Features 0 and 1 are frequent (centred lazily by the trainer, eagerly
+    # by the reference); feature 2 is in 1 row of 40, under 5 %.
+    rng = np.random.default_rng(5)
+    X = (rng.random((40, 4)) < [0.9, 0.5, 0.0, 0.3]) * rng.normal(1, 0.5, (40, 4))
+    X[7, 2] = 2.0
+    y = rng.integers(0, n_out if loss == "softmax" else 2, 40).astype(float)
+    rates = (0.1, 1.0, 3.0)
+
+    trainer = SGDTrainer(
+        loss, shuffle=False, max_passes=4, learning_rates=rates, **penalty
+    ).fit(sp.csr_matrix(X), y, n_classes=n_out if loss == "softmax" else 0)
+
+    for rate in rates:
+        W, b, objective, _ = _reference(X, y, loss, rate, n_out, passes=4, **penalty)
+        assert trainer.losses_[rate] == pytest.approx(objective, rel=1e-12, abs=1e-12)
+        if rate == trainer.learning_rate_:
+            np.testing.assert_allclose(trainer.coef_, W, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(trainer.intercept_, b, rtol=1e-12, atol=1e-12)
+
+
+def test_objective_is_the_progressive_loss_plus_the_penalty():
+    # x = 1, 3 has mean 2: centred -1, 1; R2 = (1 + 9) / 2 - 4 + 1 = 2, so
+    # rate 1 steps by 0.5. Row 1: score 0, loss 0.5, w = -0.5, c = 0.5.
+    # Row 2: score -0.5 + 0.5 = 0, loss 4.5, w = 1, c = 2. The L2 step
+    # shrinks w by 1 - 0.5 * 2 * 0.1 = 0.9: w = 0.9, penalty
+    # 0.05 * 0.81 = 0.0405, objective (0.5 + 4.5) / 2 + 0.0405.
+    X = sp.csr_matrix(np.array([[1.0], [3.0]]))
+    trainer = SGDTrainer(
+        "squared", l2=0.1, max_passes=1, shuffle=False, learning_rates=(1.0,)
+    ).fit(X, np.array([1.0, 3.0]))
+
+    assert trainer.loss_ == pytest.approx(2.5405, abs=1e-15)
+    assert trainer.coef_[0, 0] == pytest.approx(0.9, abs=1e-15)
+    assert trainer.intercept_[0] == pytest.approx(2.0 - 2 * 0.9, abs=1e-15)
+
+
+def test_learners_stop_on_their_own_objective_as_the_reference_does():
+    X, y = _binary_data(n=200)
+    trainer = SGDTrainer(
+        "logistic", shuffle=False, max_passes=50, tol=1e-4, learning_rates=(0.1,)
+    ).fit(X, y)
+
+    _, _, objective, passes = _reference(
+        X.toarray(), y, "logistic", 0.1, 1, passes=50, tol=1e-4
+    )
+    assert 1 < trainer.n_passes_ == passes < 50
+    assert trainer.loss_ == pytest.approx(objective, rel=1e-12)
