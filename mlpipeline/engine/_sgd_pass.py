@@ -71,7 +71,7 @@ def _losses(loss, scores, target, n_out, grad):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sgd_bucket(
     indptr,
     indices,
@@ -107,8 +107,11 @@ def sgd_bucket(
     eta : ndarray of shape (n_learners,)
         Step per learner.
     active : ndarray of bool, updated in place
-        Learners still training; one whose loss or gradient becomes NaN or
-        infinite is switched off here and keeps ``totals`` at infinity.
+        Learners this call trains; one whose loss or gradient becomes NaN
+        or infinite is switched off here and keeps ``totals`` at infinity.
+        Calls given disjoint learners touch disjoint parts of every
+        updated array, so they may run at the same time in threads (the
+        loop holds no GIL).
     loss : int
         ``LOGISTIC``, ``SOFTMAX`` or ``SQUARED``.
     n_out : int

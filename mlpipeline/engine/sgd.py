@@ -17,7 +17,10 @@
   by the row before, for each learner. The loop is compiled with numba
   (:mod:`._sgd_pass`); only the weights of the row's features, the
   intercepts and one accumulator per output change, so a step costs the
-  row's nonzeros times the outputs.
+  row's nonzeros times the outputs. Learners share nothing but the rows:
+  each pass deals the active ones round-robin to threads (one per
+  processor, at most one per learner), and the result does not depend on
+  the number of threads.
 * The objective of a pass is its progressive loss: the mean over the rows
   of each row's loss taken just before that row's step, plus the penalty
   of the weights at the end of the pass. It is summed during the pass, so
@@ -61,7 +64,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -120,6 +126,11 @@ class SGDTrainer:
         Candidate rates, one learner each.
     tol : float, default 1e-6
         A learner stops once its objective changes less than this.
+    threads : int or None, default None
+        Threads that train learners at the same time (each learner stays
+        on one thread for a pass, so results do not depend on it); None
+        uses the processors this process may run on, up to the number of
+        learners.
 
     Attributes
     ----------
@@ -129,6 +140,8 @@ class SGDTrainer:
         Its intercepts.
     learning_rate_ : float
         The chosen learner's rate.
+    threads_ : int
+        Threads the learners trained on.
     n_passes_ : int
         Passes the chosen learner ran.
     loss_ : float
@@ -148,6 +161,7 @@ class SGDTrainer:
         random_state: int = 0,
         learning_rates: tuple[float, ...] = LEARNING_RATES,
         tol: float = 1e-6,
+        threads: int | None = None,
     ) -> None:
         self.loss = loss
         self.l1 = l1
@@ -157,6 +171,7 @@ class SGDTrainer:
         self.random_state = random_state
         self.learning_rates = learning_rates
         self.tol = tol
+        self.threads = threads
 
     def fit(self, X: sp.spmatrix, y: np.ndarray, n_classes: int = 0) -> SGDTrainer:
         """Train every learner on ``X`` and ``y``; keep the best.
@@ -239,18 +254,29 @@ class SGDTrainer:
         passes = np.zeros(n_learners, dtype=int)
         previous = np.zeros(n_learners)
         code = _CODES[self.loss]
-        with np.errstate(all="ignore"):
+        threads = self.threads_ = self._thread_count(n_learners)
+        pooled = ThreadPoolExecutor(threads) if threads > 1 else nullcontext()
+        with pooled as pool, np.errstate(all="ignore"):
             for p in range(self.max_passes):
                 step = rates / scale / np.sqrt(1.0 + p)
-                running = active.copy()
+                groups = self._groups(active, threads)
                 totals = np.zeros(n_learners)
                 for indptr, indices, data, y in self._buckets(rows, cache):
                     if p == 0:
                         previous += _zero_weight_loss(self.loss, y, n_out)
-                    sgd_bucket(
-                        indptr, indices, data, y, V, c, A, S, means,
-                        mean_square, step, running, code, n_out, totals,
-                    )  # fmt: skip
+                    arguments = [
+                        (indptr, indices, data, y, V, c, A, S, means,
+                         mean_square, step, group, code, n_out, totals)
+                        for group in groups
+                    ]  # fmt: skip
+                    if pool is None:
+                        sgd_bucket(*arguments[0])
+                    else:
+                        # Every group owns its learners' columns (see
+                        # sgd_bucket), so the threads never write alike.
+                        calls = [pool.submit(sgd_bucket, *a) for a in arguments]
+                        for call in calls:
+                            call.result()
                 if p == 0:
                     previous /= max(n_rows, 1)
                 # Settle the centred features' lazy updates, then penalise.
@@ -287,6 +313,23 @@ class SGDTrainer:
         self.loss_ = float(previous[best])
         logger.debug("SGD objectives per learning rate: %s", self.losses_)
         return self
+
+    def _thread_count(self, n_learners: int) -> int:
+        if self.threads is not None:
+            if self.threads < 1:
+                raise ValueError(f"threads must be at least 1, got {self.threads}.")
+            return min(self.threads, n_learners)
+        if hasattr(os, "sched_getaffinity"):
+            processors = len(os.sched_getaffinity(0))
+        else:  # macOS and Windows tell only how many the machine has
+            processors = os.cpu_count() or 1
+        return max(1, min(processors, n_learners))
+
+    @staticmethod
+    def _groups(active: np.ndarray, n_groups: int) -> list[np.ndarray]:
+        """Deal the active learners round-robin to one mask per thread."""
+        ranks = np.cumsum(active) - 1
+        return [active & (ranks % n_groups == g) for g in range(n_groups)]
 
     def _buckets(
         self, rows: TrainingRows, cache: list[_Bucket] | None

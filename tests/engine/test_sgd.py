@@ -213,3 +213,17 @@ def test_learners_stop_on_their_own_objective_as_the_reference_does():
     )
     assert 1 < trainer.n_passes_ == passes < 50
     assert trainer.loss_ == pytest.approx(objective, rel=1e-12)
+
+
+def test_threads_train_learners_apart_without_changing_the_result():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 300)
+    X = sp.csr_matrix(np.eye(3)[labels] + (rng.random((300, 3)) < 0.3))
+    one = SGDTrainer("softmax", l2=1e-3, threads=1).fit(X, labels, n_classes=3)
+    three = SGDTrainer("softmax", l2=1e-3, threads=3).fit(X, labels, n_classes=3)
+
+    assert three.losses_ == one.losses_
+    assert np.array_equal(three.coef_, one.coef_)
+    assert np.array_equal(three.intercept_, one.intercept_)
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        SGDTrainer("softmax", threads=0).fit(X, labels, n_classes=3)
