@@ -1,7 +1,8 @@
 """The compiled per-row loop of :mod:`.sgd`: one pass over one bucket.
 
-numba compiles :func:`sgd_bucket` on first use (and caches the machine code
-next to this file), so the engine needs no build step. Everything here works
+numba compiles :func:`sgd_bucket` on first use and caches the machine code
+(next to this file, or in the user's cache folder where this one is
+read-only), so the engine needs no build step. Everything here works
 on plain arrays; the rules it implements are documented in :mod:`.sgd`.
 
 Weights are kept in the lazily centred form described there: the true

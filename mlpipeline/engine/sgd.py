@@ -145,7 +145,8 @@ class SGDTrainer:
     n_passes_ : int
         Passes the chosen learner ran.
     loss_ : float
-        Its final objective.
+        Its final objective: its last pass's progressive loss plus the
+        penalty.
     losses_ : dict
         Final objective per learning rate (``inf`` when it diverged).
     """
@@ -261,7 +262,7 @@ class SGDTrainer:
                 step = rates / scale / np.sqrt(1.0 + p)
                 groups = self._groups(active, threads)
                 totals = np.zeros(n_learners)
-                for indptr, indices, data, y in self._buckets(rows, cache):
+                for indptr, indices, data, y in self._buckets(rows, cache, n_out):
                     if p == 0:
                         previous += _zero_weight_loss(self.loss, y, n_out)
                     arguments = [
@@ -338,13 +339,25 @@ class SGDTrainer:
         return [active & (group == g) for g in range(n_groups)]
 
     def _buckets(
-        self, rows: TrainingRows, cache: list[_Bucket] | None
+        self, rows: TrainingRows, cache: list[_Bucket] | None, n_out: int
     ) -> Iterator[_Bucket]:
-        """Yield the buckets in training order, as the compiled pass reads."""
+        """Yield the buckets in training order, as the compiled pass reads.
+
+        Softmax targets must be class indices below ``n_out``: the compiled
+        loop indexes with them unchecked.
+        """
         if cache:
             yield from cache
             return
         for X, y in rows.buckets():
+            if self.loss == "softmax" and len(y):
+                classes = np.asarray(y)
+                wrong = (classes < 0) | (classes >= n_out) | (classes % 1 != 0)
+                if wrong.any():
+                    raise ValueError(
+                        f"Softmax targets must be class indices 0 to {n_out - 1}, "
+                        f"got {classes[wrong][0].item()!r}."
+                    )
             bucket = (
                 np.ascontiguousarray(X.indptr, dtype=np.int64),
                 np.ascontiguousarray(X.indices, dtype=np.int32),

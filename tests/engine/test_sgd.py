@@ -227,3 +227,12 @@ def test_threads_train_learners_apart_without_changing_the_result():
     assert np.array_equal(three.intercept_, one.intercept_)
     with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
         SGDTrainer("softmax", threads=0).fit(X, labels, n_classes=3)
+
+
+def test_softmax_targets_must_be_class_indices():
+    X = sp.csr_matrix(np.eye(3))
+
+    with pytest.raises(ValueError, match=r"class indices 0 to 2, got 3\.$"):
+        SGDTrainer("softmax").fit(X, np.array([0, 1, 3]), n_classes=3)
+    with pytest.raises(ValueError, match=r"class indices 0 to 2, got 0.5\.$"):
+        SGDTrainer("softmax").fit(X, np.array([0, 1, 0.5]), n_classes=3)
