@@ -24,9 +24,11 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["LOGISTIC", "SOFTMAX", "SQUARED", "sgd_bucket"]
+__all__ = ["CODES", "sgd_bucket"]
 
 LOGISTIC, SOFTMAX, SQUARED = 0, 1, 2
+#: The ``loss`` argument of :func:`sgd_bucket` for each loss name.
+CODES = {"logistic": LOGISTIC, "softmax": SOFTMAX, "squared": SQUARED}
 
 
 @njit(cache=True)

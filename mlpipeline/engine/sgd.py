@@ -72,7 +72,6 @@ from contextlib import nullcontext
 import numpy as np
 import scipy.sparse as sp
 
-from mlpipeline.engine._sgd_pass import LOGISTIC, SOFTMAX, SQUARED, sgd_bucket
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.spill import MemoryRows, TrainingRows
 
@@ -83,7 +82,6 @@ logger = logging.getLogger(__name__)
 LEARNING_RATES = (0.01, 0.1, 1.0, 10.0, 100.0)
 LOSSES = ("logistic", "softmax", "squared")
 CENTRED_FREQUENCY = 0.05
-_CODES = {"logistic": LOGISTIC, "softmax": SOFTMAX, "squared": SQUARED}
 
 #: One bucket as the compiled pass reads it: indptr, indices, data, targets.
 _Bucket = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -254,7 +252,11 @@ class SGDTrainer:
         active = np.ones(n_learners, dtype=bool)
         passes = np.zeros(n_learners, dtype=int)
         previous = np.zeros(n_learners)
-        code = _CODES[self.loss]
+        # numba (~60 MB) loads only when something trains, not in every
+        # process that imports the engine to predict.
+        from mlpipeline.engine._sgd_pass import CODES, sgd_bucket
+
+        code = CODES[self.loss]
         threads = self.threads_ = self._thread_count(n_learners)
         pooled = ThreadPoolExecutor(threads) if threads > 1 else nullcontext()
         with pooled as pool, np.errstate(all="ignore"):
