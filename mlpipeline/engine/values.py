@@ -20,6 +20,7 @@ Categorical and text columns are lists holding ``None`` where missing.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "parse_binary",
     "parse_column",
     "parse_numeric",
+    "pick",
     "table_of_columns",
 ]
 
@@ -128,10 +130,9 @@ def parse_column(cells: Sequence[str | None], attr_type: str) -> Column:
         values = [cell if cell and not cell.isspace() else None for cell in cells]
     else:
         raise ValueError(f"Unknown attribute type {attr_type!r}.")
-    status = np.fromiter(
-        (OK if v is not None else MISSING for v in values), np.int8, len(values)
-    )
-    return Column(attr_type, values, status)
+    # MISSING is 1 and OK 0: a missing value is one that is not truthy.
+    missing = np.fromiter(map(operator.not_, values), bool, len(values))
+    return Column(attr_type, values, missing.view(np.int8))
 
 
 def _parse_by_spelling(cells: Sequence[str | None], attr_type: str) -> Column:
@@ -173,6 +174,15 @@ def _bulk_numeric(cells: Sequence[str | None]) -> Column | None:
     return Column("NUMERIC", values, status)
 
 
+def pick(values: Sequence[Any], index: Sequence[int] | np.ndarray) -> list[Any]:
+    """Return ``[values[i] for i in index]``, looked up in C."""
+    if len(index) == 0:
+        return []
+    if len(index) == 1:
+        return [values[int(index[0])]]
+    return list(operator.itemgetter(*np.asarray(index).tolist())(values))
+
+
 class Table:
     """Typed columns of a block of records, keyed by attribute name."""
 
@@ -203,14 +213,21 @@ class Table:
         return cls(columns, n_rows)
 
     def select(self, mask: np.ndarray) -> Table:
-        """Return the records where the boolean ``mask`` is true."""
+        """Return the records where the boolean ``mask`` is true.
+
+        When the mask keeps every record, the new table shares the columns
+        of this one (columns are never changed in place).
+        """
         index = np.flatnonzero(mask)
+        if len(index) == self.n_rows:
+            # Nothing is left out (the usual case): share the columns.
+            return Table(dict(self.columns), self.n_rows)
         columns = {}
         for name, col in self.columns.items():
             if isinstance(col.values, np.ndarray):
                 values: Any = col.values[index]
             else:
-                values = [col.values[i] for i in index]
+                values = pick(col.values, index)
             columns[name] = Column(col.type, values, col.status[index])
         return Table(columns, len(index))
 

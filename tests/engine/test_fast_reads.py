@@ -24,16 +24,20 @@ from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.features import FeatureSpace
 from mlpipeline.engine.recipe import parse_expression
 from mlpipeline.engine.schema import parse_schema
+from mlpipeline.engine.sketch import DistinctSketch
 from mlpipeline.engine.split import Rearrangement, parse_rearrangement
 from mlpipeline.engine.values import (
     build_table,
     parse_binary,
     parse_column,
     parse_numeric,
+    pick,
     table_of_columns,
 )
 
 from .conftest import schema_json
+
+TYPES = {"x": "NUMERIC", "c": "CATEGORICAL"}
 
 TRICKY_LINES = [
     b"a,b,c",
@@ -247,3 +251,27 @@ def test_categorical_encoding_numbers_new_values_by_first_appearance():
     remap = space.end_vocabulary()
     assert space.tokens_ == [["a", "b", "c"], ["x", "y", "z"]]
     assert remap[2:].tolist() == [1, 0, 3, 4, 2, 5]
+
+
+def test_distinct_sketch_keeps_what_a_union_of_all_hashes_keeps():
+    rng = np.random.default_rng(5)
+    sketch = DistinctSketch(capacity=300)
+    kept = np.zeros(0, dtype=np.uint64)
+    for _ in range(60):
+        block = rng.integers(0, 2**64 - 1, 40, dtype=np.uint64, endpoint=True)
+        block = np.concatenate([block, block[:5], kept[:3]])
+        sketch.add_hashes(block)
+        kept = np.union1d(kept, block)[:300]
+        assert sketch._hashes.dtype == np.uint64
+        assert sketch._hashes.tolist() == kept.tolist()
+    assert sketch.count() > 300
+
+
+def test_pick_and_a_select_keeping_everything():
+    assert pick(["a", "b", "c"], np.array([2, 0, 2])) == ["c", "a", "c"]
+    assert pick(["a"], np.array([0])) == ["a"] and pick(["a"], []) == []
+    table = build_table([["1", "a"], ["2", ""]], {"x": 0, "c": 1}, TYPES)
+    every = table.select(np.array([True, True]))
+    assert every.n_rows == 2 and every["c"].values == ["a", None]
+    one = table.select(np.array([False, True]))
+    assert one["c"].values == [None] and one["c"].status.tolist() == [1]
