@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.schema import Schema
 from mlpipeline.engine.split import Rearrangement
@@ -42,6 +44,7 @@ MAX_RECORD_BYTES = 102400
 MAX_INVALID_RECORDS = 10000
 _BOM = b"\xef\xbb\xbf"
 _MAX_PROBLEMS = 5
+_BLOCK_BYTES = 1 << 20
 
 
 @dataclass
@@ -85,32 +88,87 @@ def iter_lines(
     UTF-8 byte-order mark; it is ``None`` for lines longer than
     ``max_bytes``, which are skipped without being held in memory.
     """
+    for start, contents, lengths in _line_blocks(handle, max_bytes):
+        yield from zip(_offsets(start, lengths), contents, strict=True)
+
+
+def _offsets(start: int, lengths: list[int]) -> list[int]:
+    """Return the offsets of lines of ``lengths`` bytes, newlines excluded."""
+    ends = np.cumsum(np.asarray(lengths, dtype=np.int64) + 1)
+    return [start, *(ends[:-1] + start).tolist()]
+
+
+def _line_blocks(
+    handle: BinaryIO, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, list[bytes | None], list[int]]]:
+    """Yield the lines of a binary file a block at a time.
+
+    Each block is ``(start, contents, lengths)``: the offset of its first
+    line, the lines as :func:`iter_lines` gives them, and their lengths in
+    the file without the newline. A line longer than ``max_bytes + 3``
+    bytes is never held whole: the file is read in blocks of 1 MiB and
+    such a line is skipped as it goes by.
+    """
     limit = max_bytes + 3
-    offset = 0
+    offset = 0  # where the unfinished line, ``tail``, starts
+    tail = b""
+    skipped: int | None = None  # bytes of an overlong line passed so far
     first = True
-    while True:
-        chunk = handle.readline(limit)
-        if not chunk:
-            return
-        start = offset
-        offset += len(chunk)
-        too_long = False
-        while not chunk.endswith(b"\n") and len(chunk) == limit:
-            too_long = True
-            chunk = handle.readline(limit)
-            offset += len(chunk)
-        if too_long:
+    while block := handle.read(_BLOCK_BYTES):
+        if skipped is not None:
+            end = block.find(b"\n")
+            if end < 0:
+                skipped += len(block)
+                continue
+            yield offset, [None], [skipped + end]
+            offset += skipped + end + 1
+            block = block[end + 1 :]
+            skipped = None
             first = False
-            yield start, None
-            continue
-        if chunk.endswith(b"\r\n"):
-            chunk = chunk[:-2]
-        elif chunk.endswith(b"\n"):
-            chunk = chunk[:-1]
-        if first and chunk.startswith(_BOM):
-            chunk = chunk[len(_BOM) :]
-        first = False
-        yield start, (chunk if len(chunk) <= max_bytes else None)
+        data = tail + block if tail else block
+        lines: list[bytes | None] = data.split(b"\n")  # type: ignore[assignment]
+        tail = lines.pop()  # type: ignore[assignment]
+        if lines:
+            lengths = list(map(len, lines))  # type: ignore[arg-type]
+            _finish(lines, lengths, first, b"\r" in data, max_bytes)
+            yield offset, lines, lengths
+            offset += len(data) - len(tail)
+            first = False
+        if len(tail) >= limit:
+            skipped, tail = len(tail), b""
+    if skipped is not None:
+        yield offset, [None], [skipped]
+    elif tail:
+        # The last line has no newline, so a carriage return ending it is
+        # part of its content.
+        last: list[bytes | None] = [tail]
+        _finish(last, [len(tail)], first, False, max_bytes)
+        yield offset, last, [len(tail)]
+
+
+def _finish(
+    lines: list[bytes | None],
+    lengths: list[int],
+    first: bool,
+    returns: bool,
+    max_bytes: int,
+) -> None:
+    """Turn newline-terminated lines into contents, in place.
+
+    Strips the carriage return of a ``\\r\\n`` (only looked for when
+    ``returns``) and, on the file's first line, the byte-order mark; a
+    line of ``max_bytes + 3`` bytes or more, or whose content is longer
+    than ``max_bytes``, becomes ``None``.
+    """
+    if returns:
+        lines[:] = [line[:-1] if line[-1:] == b"\r" else line for line in lines]  # type: ignore[index]
+    if first and lines[0].startswith(_BOM):  # type: ignore[union-attr]
+        lines[0] = lines[0][len(_BOM) :]  # type: ignore[index]
+    if max(lengths) > max_bytes:
+        limit = max_bytes + 3
+        for i, line in enumerate(lines):
+            if lengths[i] >= limit or len(line) > max_bytes:  # type: ignore[arg-type]
+                lines[i] = None
 
 
 def _data_lines(
@@ -134,8 +192,13 @@ def _data_lines(
 
 def count_records(open_file: Callable[[], BinaryIO], has_header: bool) -> int:
     """Return the number of data records in a file, header excluded."""
+    count = 0
     with open_file() as handle:
-        return sum(1 for _ in _data_lines(handle, has_header))
+        for start, contents, _ in _line_blocks(handle):
+            if start == 0 and has_header:
+                contents = contents[1:]
+            count += len(contents) - contents.count(b"")
+    return count
 
 
 def count_selected(
@@ -284,17 +347,43 @@ def _selected(
     if rearrangement.needs_count:
         n_records = count_records(open_file, schema.has_header)
     select = rearrangement.selector(n_records)
+    # Without percentages every record is selected, or none (complement).
+    every = None
+    if rearrangement.begin is None or rearrangement.end is None:
+        every = not rearrangement.complement
+    check_header = _header_checker(schema)
 
     with open_file() as handle:
-        lines = _data_lines(handle, schema.has_header, _header_checker(schema))
         pending: list[tuple[int, bytes | None]] = []
-        for index, (line_no, offset, content) in enumerate(lines):
-            report.records = index + 1
-            if select(index, offset):
-                pending.append((line_no, content))
-                if len(pending) >= batch_size:
-                    yield pending
-                    pending = []
+        line_no = 1  # of the block's first line
+        index = 0  # records before the block's first line
+        for start, contents, lengths in _line_blocks(handle):
+            numbers = range(line_no, line_no + len(contents))
+            line_no += len(contents)
+            if numbers[0] == 1 and schema.has_header:
+                check_header(contents[0])
+                numbers, contents = numbers[1:], contents[1:]
+                start, lengths = start + lengths[0] + 1, lengths[1:]
+            if every is None:
+                offsets = _offsets(start, lengths) if contents else []
+                for number, offset, content in zip(
+                    numbers, offsets, contents, strict=True
+                ):
+                    if content != b"":
+                        if select(index, offset):
+                            pending.append((number, content))
+                        index += 1
+            else:
+                lines = list(zip(numbers, contents, strict=True))
+                if b"" in contents:
+                    lines = [line for line in lines if line[1] != b""]
+                index += len(lines)
+                if every:
+                    pending += lines
+            report.records = index
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                del pending[:batch_size]
         if pending:
             yield pending
     logger.debug(

@@ -6,17 +6,21 @@ distinct value at a time; each is checked here against the path it
 shortcuts, on inputs chosen to fall off the fast path half-way.
 """
 
+import functools
 import io
 import random
 
 import numpy as np
 import pytest
 
+from mlpipeline.engine import csvio
 from mlpipeline.engine.csvio import (
     MAX_RECORD_BYTES,
     ReadReport,
     _parse_lines,
     _split_lines,
+    count_records,
+    iter_lines,
     read_columns,
     read_records,
 )
@@ -275,3 +279,90 @@ def test_pick_and_a_select_keeping_everything():
     assert every.n_rows == 2 and every["c"].values == ["a", None]
     one = table.select(np.array([False, True]))
     assert one["c"].values == [None] and one["c"].status.tolist() == [1]
+
+
+def _readline_lines(handle, max_bytes):
+    """The line rules, one ``readline`` at a time (the reference)."""
+    limit = max_bytes + 3
+    offset, first = 0, True
+    while chunk := handle.readline(limit):
+        start = offset
+        offset += len(chunk)
+        too_long = False
+        while not chunk.endswith(b"\n") and len(chunk) == limit:
+            too_long = True
+            chunk = handle.readline(limit)
+            offset += len(chunk)
+        if too_long:
+            first = False
+            yield start, None
+            continue
+        if chunk.endswith(b"\r\n"):
+            chunk = chunk[:-2]
+        elif chunk.endswith(b"\n"):
+            chunk = chunk[:-1]
+        if first and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]
+        first = False
+        yield start, (chunk if len(chunk) <= max_bytes else None)
+
+
+def _random_bytes(rng, max_bytes):
+    pieces = [b"a", b",", b"\r", b"\n", b"\r\n", b"\n\n", b"\xef\xbb\xbf", b"xyz"]
+    pieces.append(b"y" * rng.randrange(max_bytes - 2, max_bytes + 6))
+    start = rng.choice([b"", b"\xef\xbb\xbf"])
+    return start + b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 13, 1 << 20])
+def test_lines_read_in_blocks_match_lines_read_one_by_one(block, monkeypatch):
+    monkeypatch.setattr(csvio, "_BLOCK_BYTES", block)
+    rng = random.Random(block)
+    for _ in range(400):
+        max_bytes = rng.randrange(1, 9)
+        data = _random_bytes(rng, max_bytes)
+        expected = list(_readline_lines(io.BytesIO(data), max_bytes))
+        assert list(iter_lines(io.BytesIO(data), max_bytes)) == expected, data
+
+
+@pytest.mark.parametrize("block", [1000, 1 << 20])
+def test_selected_lines_and_counts_match_the_line_by_line_rules(block, monkeypatch):
+    monkeypatch.setattr(csvio, "_BLOCK_BYTES", block)
+    rng = random.Random(block)
+    long_line = b"z" * (MAX_RECORD_BYTES + 5)
+    splits = [
+        Rearrangement(),
+        parse_rearrangement('{"splitting": {"percentBegin": 20, "percentEnd": 70}}'),
+        parse_rearrangement('{"splitting": {"complement": true}}'),
+        parse_rearrangement(
+            '{"splitting": {"percentBegin": 0, "percentEnd": 50, "strategy": "random"}}'
+        ),
+    ]
+    for _ in range(15):
+        lines = [rng.choice([b"", b"a,b,c", b"d,e,f\r", long_line]) for _ in range(30)]
+        data = b"\xef\xbb\xbfc0,c1,c2\r\n" + b"\n".join(lines)
+        for has_header in (True, False):
+            numbered = list(enumerate(_readline_lines(io.BytesIO(data), 102400), 1))
+            if has_header:
+                numbered = numbered[1:]
+            records = [(n, o, c) for n, (o, c) in numbered if c != b""]
+            assert count_records(
+                functools.partial(io.BytesIO, data), has_header
+            ) == len(records)
+            for split in splits:
+                select = split.selector(len(records))
+                wanted = [(n, c) for i, (n, o, c) in enumerate(records) if select(i, o)]
+                report = ReadReport()
+                schema = _schema(header=has_header)
+                got = list(
+                    csvio._selected(
+                        functools.partial(io.BytesIO, data),
+                        schema,
+                        split,
+                        report,
+                        batch_size=7,
+                    )
+                )
+                assert [len(b) for b in got[:-1]] == [7] * (len(got) - 1)
+                assert [line for b in got for line in b] == wanted
+                assert report.records == len(records)
