@@ -1,10 +1,14 @@
 """Read the records of a CSV data file as a stream (spec §7, §19.5).
 
-The file is read as bytes, one line at a time, so each record's starting
-byte offset is known (the random split needs it) and memory stays bounded
-whatever the file size. Lines end in ``\\n`` or ``\\r\\n``; text is UTF-8 and
-a leading byte-order mark is dropped. Lines are decoded and parsed with the
-:mod:`csv` module in batches; values may not contain line breaks.
+The file is read as bytes, in blocks of 1 MiB split on newlines, so each
+record's starting byte offset is known (the random split needs it) and
+memory stays bounded whatever the file size. Lines end in ``\\n`` or
+``\\r\\n``; text is UTF-8 and a leading byte-order mark is dropped. Lines
+are decoded and parsed in batches: a batch without a double quote or a
+carriage return is split on commas (all the :mod:`csv` module would do),
+others go through the :mod:`csv` module; values may not contain line
+breaks. :func:`read_columns` gives the same records as
+:func:`read_records`, dealt into columns.
 
 A record is invalid when it is longer than 102,400 bytes, is not valid
 UTF-8 or CSV, or has a different number of fields than the schema has
