@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from mlpipeline.engine.text import no_punct, tokenize
-from mlpipeline.engine.values import OK, Column
+from mlpipeline.engine.values import OK, Column, pick
 
 __all__ = [
     "TEXT_WORDS",
@@ -126,7 +126,7 @@ class TargetBlock:
         self.values = column.values
         if classes:
             valid = np.flatnonzero(column.status == OK)
-            self.labels, codes = _codes([column.values[i] for i in valid])
+            self.labels, codes = _codes(pick(column.values, valid))
             self.codes = np.full(len(column), -1, dtype=np.int64)
             self.codes[valid] = codes
 
@@ -177,14 +177,14 @@ class Correlation:
         if self.attr_type in ("NUMERIC", "BINARY"):
             self._numbers(column.values[index], target, index)
         elif self.attr_type == "CATEGORICAL":
-            self._categories([column.values[i] for i in index], target, index)
+            self._categories(pick(column.values, index), target, index)
         else:
-            self._texts([column.values[i] for i in index], self._y(target, index))
+            self._texts(pick(column.values, index), self._y(target, index))
 
     def _y(self, target: TargetBlock, index: np.ndarray) -> Any:
         """Return the target at ``index``: labels or shifted numbers."""
         if self.classes:
-            return [target.values[i] for i in index]
+            return pick(target.values, index)
         values = target.values[index]
         if self.shift_y is None:
             self.shift_y = float(values[0])

@@ -1,10 +1,14 @@
 """Read the records of a CSV data file as a stream (spec §7, §19.5).
 
-The file is read as bytes, one line at a time, so each record's starting
-byte offset is known (the random split needs it) and memory stays bounded
-whatever the file size. Lines end in ``\\n`` or ``\\r\\n``; text is UTF-8 and
-a leading byte-order mark is dropped. Lines are decoded and parsed with the
-:mod:`csv` module in batches; values may not contain line breaks.
+The file is read as bytes, in blocks of 1 MiB split on newlines, so each
+record's starting byte offset is known (the random split needs it) and
+memory stays bounded whatever the file size. Lines end in ``\\n`` or
+``\\r\\n``; text is UTF-8 and a leading byte-order mark is dropped. Lines
+are decoded and parsed in batches: a batch without a double quote or a
+carriage return is split on commas (all the :mod:`csv` module would do),
+others go through the :mod:`csv` module; values may not contain line
+breaks. :func:`read_columns` gives the same records as
+:func:`read_records`, dealt into columns.
 
 A record is invalid when it is longer than 102,400 bytes, is not valid
 UTF-8 or CSV, or has a different number of fields than the schema has
@@ -18,7 +22,10 @@ import csv
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from mlpipeline.engine.errors import JobFailedError
 from mlpipeline.engine.schema import Schema
@@ -31,6 +38,7 @@ __all__ = [
     "count_records",
     "count_selected",
     "iter_lines",
+    "read_columns",
     "read_records",
 ]
 
@@ -40,6 +48,7 @@ MAX_RECORD_BYTES = 102400
 MAX_INVALID_RECORDS = 10000
 _BOM = b"\xef\xbb\xbf"
 _MAX_PROBLEMS = 5
+_BLOCK_BYTES = 1 << 20
 
 
 @dataclass
@@ -83,32 +92,87 @@ def iter_lines(
     UTF-8 byte-order mark; it is ``None`` for lines longer than
     ``max_bytes``, which are skipped without being held in memory.
     """
+    for start, contents, lengths in _line_blocks(handle, max_bytes):
+        yield from zip(_offsets(start, lengths), contents, strict=True)
+
+
+def _offsets(start: int, lengths: list[int]) -> list[int]:
+    """Return the offsets of lines of ``lengths`` bytes, newlines excluded."""
+    ends = np.cumsum(np.asarray(lengths, dtype=np.int64) + 1)
+    return [start, *(ends[:-1] + start).tolist()]
+
+
+def _line_blocks(
+    handle: BinaryIO, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, list[bytes | None], list[int]]]:
+    """Yield the lines of a binary file a block at a time.
+
+    Each block is ``(start, contents, lengths)``: the offset of its first
+    line, the lines as :func:`iter_lines` gives them, and their lengths in
+    the file without the newline. A line longer than ``max_bytes + 3``
+    bytes is never held whole: the file is read in blocks of 1 MiB and
+    such a line is skipped as it goes by.
+    """
     limit = max_bytes + 3
-    offset = 0
+    offset = 0  # where the unfinished line, ``tail``, starts
+    tail = b""
+    skipped: int | None = None  # bytes of an overlong line passed so far
     first = True
-    while True:
-        chunk = handle.readline(limit)
-        if not chunk:
-            return
-        start = offset
-        offset += len(chunk)
-        too_long = False
-        while not chunk.endswith(b"\n") and len(chunk) == limit:
-            too_long = True
-            chunk = handle.readline(limit)
-            offset += len(chunk)
-        if too_long:
+    while block := handle.read(_BLOCK_BYTES):
+        if skipped is not None:
+            end = block.find(b"\n")
+            if end < 0:
+                skipped += len(block)
+                continue
+            yield offset, [None], [skipped + end]
+            offset += skipped + end + 1
+            block = block[end + 1 :]
+            skipped = None
             first = False
-            yield start, None
-            continue
-        if chunk.endswith(b"\r\n"):
-            chunk = chunk[:-2]
-        elif chunk.endswith(b"\n"):
-            chunk = chunk[:-1]
-        if first and chunk.startswith(_BOM):
-            chunk = chunk[len(_BOM) :]
-        first = False
-        yield start, (chunk if len(chunk) <= max_bytes else None)
+        data = tail + block if tail else block
+        lines: list[bytes | None] = data.split(b"\n")  # type: ignore[assignment]
+        tail = lines.pop()  # type: ignore[assignment]
+        if lines:
+            lengths = list(map(len, lines))  # type: ignore[arg-type]
+            _finish(lines, lengths, first, b"\r" in data, max_bytes)
+            yield offset, lines, lengths
+            offset += len(data) - len(tail)
+            first = False
+        if len(tail) >= limit:
+            skipped, tail = len(tail), b""
+    if skipped is not None:
+        yield offset, [None], [skipped]
+    elif tail:
+        # The last line has no newline, so a carriage return ending it is
+        # part of its content.
+        last: list[bytes | None] = [tail]
+        _finish(last, [len(tail)], first, False, max_bytes)
+        yield offset, last, [len(tail)]
+
+
+def _finish(
+    lines: list[bytes | None],
+    lengths: list[int],
+    first: bool,
+    returns: bool,
+    max_bytes: int,
+) -> None:
+    """Turn newline-terminated lines into contents, in place.
+
+    Strips the carriage return of a ``\\r\\n`` (only looked for when
+    ``returns``) and, on the file's first line, the byte-order mark; a
+    line of ``max_bytes + 3`` bytes or more, or whose content is longer
+    than ``max_bytes``, becomes ``None``.
+    """
+    if returns:
+        lines[:] = [line[:-1] if line[-1:] == b"\r" else line for line in lines]  # type: ignore[index]
+    if first and lines[0].startswith(_BOM):  # type: ignore[union-attr]
+        lines[0] = lines[0][len(_BOM) :]  # type: ignore[index]
+    if max(lengths) > max_bytes:
+        limit = max_bytes + 3
+        for i, line in enumerate(lines):
+            if lengths[i] >= limit or len(line) > max_bytes:  # type: ignore[arg-type]
+                lines[i] = None
 
 
 def _data_lines(
@@ -132,8 +196,13 @@ def _data_lines(
 
 def count_records(open_file: Callable[[], BinaryIO], has_header: bool) -> int:
     """Return the number of data records in a file, header excluded."""
+    count = 0
     with open_file() as handle:
-        return sum(1 for _ in _data_lines(handle, has_header))
+        for start, contents, _ in _line_blocks(handle):
+            if start == 0 and has_header:
+                contents = contents[1:]
+            count += len(contents) - contents.count(b"")
+    return count
 
 
 def count_selected(
@@ -247,30 +316,153 @@ def read_records(
         When the header does not match the schema or more than 10,000
         selected records are invalid.
     """
+    n_fields = len(schema.attributes)
+    for pending in _selected(open_file, schema, rearrangement, report, batch_size):
+        yield _parse_batch(pending, n_fields, report, keep_invalid)
+
+
+def read_columns(
+    open_file: Callable[[], BinaryIO],
+    schema: Schema,
+    rearrangement: Rearrangement,
+    report: ReadReport,
+    batch_size: int = 2048,
+) -> Iterator[list[list[str]]]:
+    """Yield the valid selected records of a data file, a column at a time.
+
+    The same records as :func:`read_records`, with the same report; each
+    batch is a list holding, per field of the schema, that field's cells
+    of the batch's valid records.
+    """
+    n_fields = len(schema.attributes)
+    for pending in _selected(open_file, schema, rearrangement, report, batch_size):
+        yield _parse_columns(pending, n_fields, report)
+
+
+def _selected(
+    open_file: Callable[[], BinaryIO],
+    schema: Schema,
+    rearrangement: Rearrangement,
+    report: ReadReport,
+    batch_size: int,
+) -> Iterator[list[tuple[int, bytes | None]]]:
+    """Yield the selected data lines in batches of ``(line_no, content)``."""
     n_records = None
     if rearrangement.needs_count:
         n_records = count_records(open_file, schema.has_header)
     select = rearrangement.selector(n_records)
-    n_fields = len(schema.attributes)
+    # Without percentages every record is selected, or none (complement).
+    every = None
+    if rearrangement.begin is None or rearrangement.end is None:
+        every = not rearrangement.complement
+    check_header = _header_checker(schema)
 
     with open_file() as handle:
-        lines = _data_lines(handle, schema.has_header, _header_checker(schema))
         pending: list[tuple[int, bytes | None]] = []
-        for index, (line_no, offset, content) in enumerate(lines):
-            report.records = index + 1
-            if select(index, offset):
-                pending.append((line_no, content))
-                if len(pending) >= batch_size:
-                    yield _parse_batch(pending, n_fields, report, keep_invalid)
-                    pending = []
+        line_no = 1  # of the block's first line
+        index = 0  # records before the block's first line
+        for start, contents, lengths in _line_blocks(handle):
+            numbers = range(line_no, line_no + len(contents))
+            line_no += len(contents)
+            if numbers[0] == 1 and schema.has_header:
+                check_header(contents[0])
+                numbers, contents = numbers[1:], contents[1:]
+                start, lengths = start + lengths[0] + 1, lengths[1:]
+            if every is None:
+                offsets = _offsets(start, lengths) if contents else []
+                for number, offset, content in zip(
+                    numbers, offsets, contents, strict=True
+                ):
+                    if content != b"":
+                        if select(index, offset):
+                            pending.append((number, content))
+                        index += 1
+            else:
+                lines = list(zip(numbers, contents, strict=True))
+                if b"" in contents:
+                    lines = [line for line in lines if line[1] != b""]
+                index += len(lines)
+                if every:
+                    pending += lines
+            report.records = index
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                del pending[:batch_size]
         if pending:
-            yield _parse_batch(pending, n_fields, report, keep_invalid)
+            yield pending
     logger.debug(
         "Read %d records, selected %d, rejected %d",
         report.records,
         report.selected,
         report.invalid,
     )
+
+
+def _decode(
+    pending: list[tuple[int, bytes | None]], report: ReadReport
+) -> tuple[list[int], list[str]]:
+    """Return the places and texts of the lines of ``pending`` that decode.
+
+    Lines longer than the limit or not valid UTF-8 are rejected, in order.
+    """
+    report.selected += len(pending)
+    contents = [content for _, content in pending]
+    if None not in contents:
+        # One decode for the whole batch: no UTF-8 sequence can span the
+        # joining newline, so the batch decodes exactly when each line does.
+        try:
+            texts = b"\n".join(contents).decode("utf-8").split("\n")  # type: ignore[arg-type]
+        except UnicodeDecodeError:
+            pass
+        else:
+            return list(range(len(texts))), texts
+    texts = []
+    places = []
+    for place, (line_no, content) in enumerate(pending):
+        if content is None:
+            report.reject(line_no, f"longer than {MAX_RECORD_BYTES} bytes")
+            continue
+        try:
+            texts.append(content.decode("utf-8"))
+        except UnicodeDecodeError:
+            report.reject(line_no, "not valid UTF-8")
+            continue
+        places.append(place)
+    return places, texts
+
+
+def _split_lines(texts: list[str]) -> list[list[str] | None]:
+    """Return :func:`_parse_lines` of ``texts``, quickly when it can.
+
+    Without a quote or a carriage return the :mod:`csv` module splits a
+    line on every comma and nothing else, so ``str.split`` gives the same
+    fields.
+    """
+    joined = "\n".join(texts)
+    if '"' in joined or "\r" in joined:
+        return _parse_lines(texts)
+    return [text.split(",") for text in texts]
+
+
+def _check_fields(
+    pending: list[tuple[int, bytes | None]],
+    places: list[int],
+    parsed: list[list[str] | None],
+    n_fields: int,
+    report: ReadReport,
+) -> list[list[str] | None]:
+    """Return each pending line's record, ``None`` where it is rejected."""
+    rows: list[list[str] | None] = [None] * len(pending)
+    for place, row in zip(places, parsed, strict=True):
+        if row is not None and len(row) == n_fields:
+            rows[place] = row
+            continue
+        line_no = pending[place][0]
+        if row is None:
+            report.reject(line_no, "malformed CSV quoting")
+        else:
+            report.reject(line_no, f"expected {n_fields} fields, found {len(row)}")
+    return rows
 
 
 def _parse_batch(
@@ -283,28 +475,31 @@ def _parse_batch(
 
     With ``keep_invalid`` each rejected record leaves ``None`` in its place.
     """
-    report.selected += len(pending)
-    rows: list[Any] = [None] * len(pending)
-    texts: list[str] = []
-    places: list[int] = []
-    for place, (line_no, content) in enumerate(pending):
-        if content is None:
-            report.reject(line_no, f"longer than {MAX_RECORD_BYTES} bytes")
-            continue
-        try:
-            texts.append(content.decode("utf-8"))
-        except UnicodeDecodeError:
-            report.reject(line_no, "not valid UTF-8")
-            continue
-        places.append(place)
-    for place, row in zip(places, _parse_lines(texts), strict=True):
-        line_no = pending[place][0]
-        if row is None:
-            report.reject(line_no, "malformed CSV quoting")
-        elif len(row) != n_fields:
-            report.reject(line_no, f"expected {n_fields} fields, found {len(row)}")
-        else:
-            rows[place] = row
+    places, texts = _decode(pending, report)
+    rows = _check_fields(pending, places, _split_lines(texts), n_fields, report)
     if keep_invalid:
         return rows
     return [row for row in rows if row is not None]
+
+
+def _parse_columns(
+    pending: list[tuple[int, bytes | None]], n_fields: int, report: ReadReport
+) -> list[list[str]]:
+    """Return the fields of the valid records of ``pending``, by column.
+
+    Rejects what :func:`_parse_batch` rejects, in the same order.
+    """
+    places, texts = _decode(pending, report)
+    joined = "\n".join(texts)
+    if texts and '"' not in joined and "\r" not in joined:
+        # The common case: no quoting, every line with the right number of
+        # commas. The batch is then split once and dealt into columns.
+        commas = set(map(str.count, texts, repeat(",", len(texts))))
+        if commas == {n_fields - 1}:
+            cells = joined.replace("\n", ",").split(",")
+            return [cells[i::n_fields] for i in range(n_fields)]
+    rows = _check_fields(pending, places, _split_lines(texts), n_fields, report)
+    valid = [row for row in rows if row is not None]
+    if not valid:
+        return [[] for _ in range(n_fields)]
+    return [list(column) for column in zip(*valid, strict=True)]

@@ -497,11 +497,14 @@ class FeatureSpace:
                 continue
             lookup = self._grower(index) if growing else index.get
             if kind == "CATEGORICAL":
-                codes = np.fromiter(
-                    (-1 if v is None else lookup(v, -1) for v in column),
-                    np.int64,
-                    n_rows,
-                )
+                # Each distinct value is looked up once, in order of first
+                # appearance (so new tokens get the columns a row-by-row
+                # pass would give them), then the cells map through that.
+                code_of = {
+                    value: -1 if value is None else lookup(value, -1)
+                    for value in dict.fromkeys(column)
+                }
+                codes = np.fromiter(map(code_of.__getitem__, column), np.int64, n_rows)
                 r = np.flatnonzero(codes >= 0)
                 rows.append(r)
                 cols.append(codes[r])

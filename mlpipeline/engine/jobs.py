@@ -43,7 +43,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import scipy
 
-from mlpipeline.engine.csvio import ReadReport, read_records
+from mlpipeline.engine.csvio import ReadReport, read_columns
 from mlpipeline.engine.errors import InvalidInputException, JobFailedError
 from mlpipeline.engine.features import FeatureSpace
 from mlpipeline.engine.metrics import (
@@ -63,7 +63,7 @@ from mlpipeline.engine.spill import SpilledRows
 from mlpipeline.engine.split import Rearrangement
 from mlpipeline.engine.statistics import StatisticsBuilder, records_summary
 from mlpipeline.engine.store import Store
-from mlpipeline.engine.values import OK, Column, Table, build_table
+from mlpipeline.engine.values import OK, Column, Table, table_of_columns
 
 __all__ = [
     "MAX_CLASSES",
@@ -109,8 +109,11 @@ def _read_blocks(
     """
     opener = open_data(store, location)
     positions = {name: i for i, name in enumerate(schema.names)}
-    batches = read_records(opener, schema, rearrangement, report)
-    return (build_table(rows, positions, types) for rows in batches)
+    batches = read_columns(opener, schema, rearrangement, report)
+    return (
+        table_of_columns(columns, len(columns[0]), positions, types)
+        for columns in batches
+    )
 
 
 def _no_records(location: str, report: ReadReport) -> str:

@@ -203,7 +203,13 @@ class DistinctSketch:
             return
         if self._saturated:
             hashes = hashes[hashes < self._hashes[-1]]
-        merged = np.union1d(self._hashes, hashes)
+        # The kept hashes are sorted and distinct: the new ones not among
+        # them are inserted in place, as np.union1d would place them.
+        new = np.unique(hashes)
+        at = np.searchsorted(self._hashes, new)
+        found = at < len(self._hashes)
+        found[found] = self._hashes[at[found]] == new[found]
+        merged = np.insert(self._hashes, at[~found], new[~found])
         if len(merged) > self.capacity:
             self._saturated = True
             merged = merged[: self.capacity]

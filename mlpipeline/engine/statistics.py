@@ -173,7 +173,8 @@ class _Categorical(_Accumulator):
         self.values = FrequentValues()
 
     def _add(self, column: Column) -> None:
-        self.values.update(v for v in column.values if v is not None)
+        # Categories are never empty: only missing values are falsy.
+        self.values.update(filter(None, column.values))
 
     def _details(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ Categorical and text columns are lists holding ``None`` where missing.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ __all__ = [
     "parse_binary",
     "parse_column",
     "parse_numeric",
+    "pick",
+    "table_of_columns",
 ]
 
 ATTRIBUTE_TYPES = ("BINARY", "CATEGORICAL", "NUMERIC", "TEXT")
@@ -51,6 +54,9 @@ _NO_STATUS = np.zeros(0, np.int8)
 _NO_VALUES = np.zeros(0)
 # ASCII digits only: float() also reads other scripts' digits (U+0665).
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# Cells joined by newlines, each a NUMBER. The groups are atomic, so a
+# failing match never retries other splits of the cells before it.
+_NUMBERS = re.compile(rf"(?>(?>{NUMBER.pattern})\n)*+(?>{NUMBER.pattern})", re.ASCII)
 
 
 def parse_binary(cell: str) -> tuple[float, int]:
@@ -109,30 +115,72 @@ def parse_column(cells: Sequence[str | None], attr_type: str) -> Column:
     Column
         The typed values and per-record status.
     """
+    if attr_type == "NUMERIC":
+        bulk = _bulk_numeric(cells)
+        if bulk is not None:
+            return bulk
     if attr_type in ("NUMERIC", "BINARY"):
-        parse = parse_numeric if attr_type == "NUMERIC" else parse_binary
-        # Real columns repeat a few spellings many times, so caching the
-        # parsed form of each distinct cell saves most of the work.
-        cache: dict[str | None, tuple[float, int]] = {None: (math.nan, MISSING)}
-        parsed = []
-        for cell in cells:
-            hit = cache.get(cell)
-            if hit is None:
-                hit = cache[cell] = parse(cell)
-            parsed.append(hit)
-        values = np.fromiter((p[0] for p in parsed), float, len(parsed))
-        status = np.fromiter((p[1] for p in parsed), np.int8, len(parsed))
-        return Column(attr_type, values, status)
+        return _parse_by_spelling(cells, attr_type)
     if attr_type == "CATEGORICAL":
+        if None not in cells and "" not in cells:
+            values = list(cells)
+            return Column(attr_type, values, np.zeros(len(values), np.int8))
         values = [cell if cell else None for cell in cells]
     elif attr_type == "TEXT":
         values = [cell if cell and not cell.isspace() else None for cell in cells]
     else:
         raise ValueError(f"Unknown attribute type {attr_type!r}.")
-    status = np.fromiter(
-        (OK if v is not None else MISSING for v in values), np.int8, len(values)
+    # MISSING is 1 and OK 0: a missing value is one that is not truthy.
+    missing = np.fromiter(map(operator.not_, values), bool, len(values))
+    return Column(attr_type, values, missing.view(np.int8))
+
+
+def _parse_by_spelling(cells: Sequence[str | None], attr_type: str) -> Column:
+    """Parse NUMERIC or BINARY cells one distinct spelling at a time."""
+    parse = parse_numeric if attr_type == "NUMERIC" else parse_binary
+    # Real columns repeat a few spellings many times, so each distinct cell
+    # is parsed once and the cells are then looked up.
+    parsed = {cell: parse(cell) for cell in dict.fromkeys(cells) if cell is not None}
+    parsed[None] = (math.nan, MISSING)
+    values = {cell: found[0] for cell, found in parsed.items()}
+    status = {cell: found[1] for cell, found in parsed.items()}
+    n = len(cells)
+    return Column(
+        attr_type,
+        np.fromiter(map(values.__getitem__, cells), float, n),
+        np.fromiter(map(status.__getitem__, cells), np.int8, n),
     )
-    return Column(attr_type, values, status)
+
+
+def _bulk_numeric(cells: Sequence[str | None]) -> Column | None:
+    """Parse NUMERIC cells in one go, or return ``None`` if it cannot.
+
+    It can when every cell is a number as :data:`NUMBER` spells it, with
+    no surrounding space (checked by one match over the joined cells);
+    ``float`` then reads each exactly as :func:`parse_numeric` would.
+    """
+    if not cells or None in cells:
+        return None
+    text = "\n".join(cells)  # type: ignore[arg-type]
+    if not _NUMBERS.fullmatch(text):
+        return None
+    values = np.fromiter(map(float, cells), float, len(cells))  # type: ignore[arg-type]
+    finite = np.isfinite(values)
+    status = np.zeros(len(values), np.int8)
+    if not finite.all():
+        # Overflowing spellings ("1e999") are invalid.
+        values[~finite] = math.nan
+        status[~finite] = INVALID
+    return Column("NUMERIC", values, status)
+
+
+def pick(values: Sequence[Any], index: Sequence[int] | np.ndarray) -> list[Any]:
+    """Return ``[values[i] for i in index]``, looked up in C."""
+    if len(index) == 0:
+        return []
+    if len(index) == 1:
+        return [values[int(index[0])]]
+    return list(operator.itemgetter(*np.asarray(index).tolist())(values))
 
 
 class Table:
@@ -165,14 +213,21 @@ class Table:
         return cls(columns, n_rows)
 
     def select(self, mask: np.ndarray) -> Table:
-        """Return the records where the boolean ``mask`` is true."""
+        """Return the records where the boolean ``mask`` is true.
+
+        When the mask keeps every record, the new table shares the columns
+        of this one (columns are never changed in place).
+        """
         index = np.flatnonzero(mask)
+        if len(index) == self.n_rows:
+            # Nothing is left out (the usual case): share the columns.
+            return Table(dict(self.columns), self.n_rows)
         columns = {}
         for name, col in self.columns.items():
             if isinstance(col.values, np.ndarray):
                 values: Any = col.values[index]
             else:
-                values = [col.values[i] for i in index]
+                values = pick(col.values, index)
             columns[name] = Column(col.type, values, col.status[index])
         return Table(columns, len(index))
 
@@ -203,3 +258,23 @@ def build_table(
         cells = [None] * n_rows if pos is None else [row[pos] for row in rows]
         columns[name] = parse_column(cells, attr_type)
     return Table(columns, n_rows)
+
+
+def table_of_columns(
+    columns: Sequence[Sequence[str]],
+    n_rows: int,
+    positions: dict[str, int | None],
+    types: dict[str, str],
+) -> Table:
+    """Parse the wanted attributes of records given by column.
+
+    As :func:`build_table`, with ``columns[i]`` holding field ``i`` of
+    each of the ``n_rows`` records.
+    """
+    table = {}
+    for name, attr_type in types.items():
+        pos = positions.get(name)
+        cells: Sequence[str | None]
+        cells = [None] * n_rows if pos is None else columns[pos]
+        table[name] = parse_column(cells, attr_type)
+    return Table(table, n_rows)
