@@ -524,7 +524,7 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
 
 
 #: gunicorn's arguments in the http stage, as in the Procfile.
-GUNICORN_ARGS = "--workers 2 --threads 4"
+GUNICORN_ARGS = "--workers 2 --threads 4 --reuse-port"
 
 
 def _figures(latencies: list[float], seconds: float, errors: int) -> dict[str, Any]:
