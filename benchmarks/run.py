@@ -18,6 +18,7 @@ import http.client
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -544,7 +545,16 @@ def stage_predict(size: int, work: Path) -> dict[str, Any]:
 
 
 def stage_http(size: int, work: Path) -> dict[str, Any]:
-    """Load gunicorn on 127.0.0.1 with a bounded number of Predict calls."""
+    """Load gunicorn on 127.0.0.1 with Predict calls.
+
+    The load comes from wrk when it is installed (a C program, so that the
+    two cores go to the server, not to the load), else from Python threads
+    (:func:`_load`). When wrk runs, the Python generator runs too, against
+    the same server, as the reference (its figures are the ``python_``
+    ones). Each generator's figures include the server's CPU time per
+    request (``server_cpu_ms``: the gunicorn processes' user and system
+    time over the requests answered).
+    """
     from mlpipeline.serving import serving_run
 
     run = serving_run("bench_policy")
@@ -559,7 +569,7 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
             str(Path(sys.executable).parent / "gunicorn"),
             "--bind",
             f"127.0.0.1:{HTTP_PORT}",
-            *os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4").split(),
+            *os.environ.get("BENCH_GUNICORN", GUNICORN_ARGS).split(),
             "--log-level",
             "warning",
             "project.wsgi:application",
@@ -567,15 +577,42 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
         cwd=ROOT,
         env=env,
     )
+    wrk = shutil.which("wrk")
     try:
         url = f"/mlpipeline/realtime/{run.model_id}/"
         _wait_for(url, records[0])
+        # Warm every worker up (its first request loads the model).
+        _load(url, records, total=200, threads=4)
         total = int(os.environ.get("BENCH_REQUESTS", "4000"))
+        started = _cpu_seconds(server.pid)
         latencies, seconds, errors = _load(url, records, total=total, threads=4)
+        reference = _figures(latencies, seconds, errors)
+        reference["server_cpu_ms"] = _per_request(
+            _cpu_seconds(server.pid) - started, len(latencies)
+        )
+        if wrk is not None:
+            started = _cpu_seconds(server.pid)
+            result = _wrk(wrk, url, records, work)
+            result["server_cpu_ms"] = _per_request(
+                _cpu_seconds(server.pid) - started, result["rows"]
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    latencies.sort()
+    if wrk is None:
+        return {"generator": "python", **reference}
+    python = {f"python_{key}": value for key, value in reference.items()}
+    python.pop("python_rows")
+    python.pop("python_seconds")
+    return {"generator": "wrk", **result, **python}
+
+
+#: gunicorn's arguments in the http stage, as in the Procfile.
+GUNICORN_ARGS = "--workers 2 --threads 4 --reuse-port"
+
+
+def _figures(latencies: list[float], seconds: float, errors: int) -> dict[str, Any]:
+    latencies = sorted(latencies)
     return {
         "rows": len(latencies),
         "seconds": seconds,
@@ -584,6 +621,79 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
         "errors": errors,
     }
+
+
+def _wrk(wrk: str, url: str, records: list[dict], work: Path) -> dict[str, Any]:
+    """Load ``url`` with wrk for BENCH_HTTP_SECONDS; return its figures.
+
+    One wrk thread keeps BENCH_HTTP_CONNECTIONS keep-alive connections
+    busy, each POSTing the records in turn (``benchmarks/http_load.lua``).
+    ``errors`` counts the answers that were not a 200 and the requests
+    lost to a socket error.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    bodies = work / "http_bodies.jsonl"
+    lines = (json.dumps({"Record": record}) for record in records)
+    bodies.write_text("\n".join(lines) + "\n")
+    seconds = os.environ.get("BENCH_HTTP_SECONDS", "5")
+    connections = os.environ.get("BENCH_HTTP_CONNECTIONS", "8")
+    command = [
+        wrk,
+        "--threads",
+        "1",
+        "--connections",
+        connections,
+        "--duration",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(Path(__file__).with_name("http_load.lua")),
+        f"http://127.0.0.1:{HTTP_PORT}{url}",
+        "--",
+        str(bodies),
+        HTTP_TOKEN,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True)
+    summary = json.loads(output.stdout.strip().splitlines()[-1])
+    seconds_taken = summary["duration_us"] / 1e6
+    return {
+        "rows": summary["requests"],
+        "seconds": seconds_taken,
+        "requests_per_second": summary["requests"] / seconds_taken,
+        "p50_ms": summary["p50_us"] / 1e3,
+        "p99_ms": summary["p99_us"] / 1e3,
+        "errors": summary["not_ok"] + summary["socket_errors"],
+        "connections": int(connections),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the CPU time of process ``pid`` and its children, in seconds.
+
+    Read from Linux's /proc (user and system time of each process whose
+    parent is ``pid``); 0.0 where there is no /proc.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        # The command name, in parentheses, may hold spaces.
+        fields = text.rsplit(")", 1)[-1].split()
+        own = entry.parent.name == str(pid)
+        if own or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _per_request(cpu_seconds: float, requests: int) -> float | None:
+    """Return milliseconds of CPU per request; None without /proc."""
+    if not cpu_seconds or not requests:
+        return None
+    return cpu_seconds / requests * 1e3
 
 
 def _post(connection: http.client.HTTPConnection, url: str, record: dict) -> int:

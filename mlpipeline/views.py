@@ -222,7 +222,9 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
     answer is a JSON error: 401 without credentials or with a wrong token,
     403 for a failed CSRF check or a missing permission.
     """
-    header = request.headers.get("Authorization", "")
+    # META, not request.headers, which would build a mapping of every
+    # header to read this one.
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, token = header.partition(" ")
         given = token.strip().encode()

@@ -25,6 +25,12 @@ INSTALLED_APPS = [
     "project.demo",
 ]
 
+# The prediction endpoints need only the security, session and
+# authentication middleware (their views run the CSRF check themselves).
+# The whole list costs each call 0.08-0.12 ms of CPU, the messages
+# middleware ~25 us of it (its cookie storage makes a signer for every
+# request). A second handler with the short list for their URLs would save
+# most of that; this demo keeps one handler (BENCHMARKS.md, round 4).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
