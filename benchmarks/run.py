@@ -403,7 +403,9 @@ def stage_sgd(size: int, work: Path) -> dict[str, Any]:
         "engine_objective": _softmax_objective(
             X, y, trainer.coef_, trainer.intercept_, l2
         ),
-        "engine_progressive_objective": trainer.loss_,
+        "engine_progressive_objective": trainer.progressive_losses_[
+            trainer.learning_rate_
+        ],
         "sklearn_seconds_per_pass": sklearn_seconds / epochs,
         "sklearn_metric": macro_f1(labels, [str(v) for v in sklearn_pred.tolist()]),
         "n_classes": n_classes,

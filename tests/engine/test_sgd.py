@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -115,7 +117,8 @@ def _reference(X, y, loss, rate, n_out, l1=0.0, l2=0.0, passes=3, tol=1e-6):
     """Train one learner row by row in plain Python, centring eagerly.
 
     The rows are taken in the given order (the trainers below do not
-    shuffle). Returns (coef, intercept, objective, passes run).
+    shuffle). Returns (coef, intercept, last pass objective, passes run,
+    objective of the final weights).
     """
     X = np.asarray(X, dtype=float)
     n, d = X.shape
@@ -147,14 +150,17 @@ def _reference(X, y, loss, rate, n_out, l1=0.0, l2=0.0, passes=3, tol=1e-6):
             W -= step * np.outer(row, gradient)
             c -= step * gradient
         amount = step * n
-        W *= max(0.0, 1.0 - amount * l2)
+        W *= np.exp(-amount * l2)
         W = np.sign(W) * np.maximum(np.abs(W) - amount * l1, 0.0)
         current = total / n + 0.5 * l2 * (W**2).sum() + l1 * np.abs(W).sum()
         settled = abs(previous - current) < tol
         previous = current
         if settled:
             break
-    return W, c - means @ W, previous, p + 1
+    penalty = 0.5 * l2 * (W**2).sum() + l1 * np.abs(W).sum()
+    rows = zip(X, y, strict=True)
+    final = np.mean([loss_and_gradient(row @ W + c, t)[0] for row, t in rows])
+    return W, c - means @ W, previous, p + 1, final + penalty
 
 
 @pytest.mark.parametrize(
@@ -179,27 +185,57 @@ def test_per_example_steps_match_a_plain_python_reference(loss, n_out, penalty):
     ).fit(sp.csr_matrix(X), y, n_classes=n_out if loss == "softmax" else 0)
 
     for rate in rates:
-        W, b, objective, _ = _reference(X, y, loss, rate, n_out, passes=4, **penalty)
-        assert trainer.losses_[rate] == pytest.approx(objective, rel=1e-12, abs=1e-12)
+        W, b, progressive, _, final = _reference(
+            X, y, loss, rate, n_out, passes=4, **penalty
+        )
+        assert trainer.progressive_losses_[rate] == pytest.approx(
+            progressive, rel=1e-12, abs=1e-12
+        )
+        assert trainer.losses_[rate] == pytest.approx(final, rel=1e-12, abs=1e-12)
         if rate == trainer.learning_rate_:
             np.testing.assert_allclose(trainer.coef_, W, rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(trainer.intercept_, b, rtol=1e-12, atol=1e-12)
 
 
-def test_objective_is_the_progressive_loss_plus_the_penalty():
+def test_pass_objective_is_progressive_and_the_choice_uses_the_final_weights():
     # x = 1, 3 has mean 2: centred -1, 1; R2 = (1 + 9) / 2 - 4 + 1 = 2, so
     # rate 1 steps by 0.5. Row 1: score 0, loss 0.5, w = -0.5, c = 0.5.
     # Row 2: score -0.5 + 0.5 = 0, loss 4.5, w = 1, c = 2. The L2 step
-    # shrinks w by 1 - 0.5 * 2 * 0.1 = 0.9: w = 0.9, penalty
-    # 0.05 * 0.81 = 0.0405, objective (0.5 + 4.5) / 2 + 0.0405.
+    # shrinks w by exp(-0.5 * 2 * 0.1). The pass objective is the rows'
+    # losses before their steps; the final one scores the shrunk weights.
     X = sp.csr_matrix(np.array([[1.0], [3.0]]))
     trainer = SGDTrainer(
         "squared", l2=0.1, max_passes=1, shuffle=False, learning_rates=(1.0,)
     ).fit(X, np.array([1.0, 3.0]))
 
-    assert trainer.loss_ == pytest.approx(2.5405, abs=1e-15)
-    assert trainer.coef_[0, 0] == pytest.approx(0.9, abs=1e-15)
-    assert trainer.intercept_[0] == pytest.approx(2.0 - 2 * 0.9, abs=1e-15)
+    w = math.exp(-0.1)
+    penalty = 0.05 * w**2
+    assert trainer.progressive_losses_[1.0] == pytest.approx(
+        (0.5 + 4.5) / 2 + penalty, abs=1e-15
+    )
+    residual = 2.0 - w * 1.0 - 1.0  # the same, with opposite signs, for row 2
+    assert trainer.loss_ == pytest.approx(0.5 * residual**2 + penalty, abs=1e-15)
+    assert trainer.coef_[0, 0] == pytest.approx(w, abs=1e-15)
+    assert trainer.intercept_[0] == pytest.approx(2.0 - 2 * w, abs=1e-15)
+
+
+def test_a_rate_whose_penalty_step_shrinks_its_weights_away_does_not_win():
+    # 3 classes, one indicator feature each. With l2 = 0.05 the largest
+    # rate's pass steps add up to far more than 1 / l2: its weights shrink
+    # by exp(-l2 * total step) ~ 0 after every pass, though the rows it saw
+    # during the pass were predicted well (a low progressive loss).
+    labels = np.arange(300) % 3
+    X = sp.csr_matrix(np.eye(3)[labels])
+    trainer = SGDTrainer(
+        "softmax", l2=0.05, learning_rates=(0.1, 100.0), max_passes=3
+    ).fit(X, labels, n_classes=3)
+
+    assert trainer.progressive_losses_[100.0] < trainer.progressive_losses_[0.1]
+    # Its final weights predict worse than the uniform guess (log 3).
+    assert trainer.losses_[100.0] > math.log(3) > trainer.losses_[0.1]
+    assert trainer.learning_rate_ == 0.1
+    predicted = (X @ trainer.coef_ + trainer.intercept_).argmax(axis=1)
+    assert np.array_equal(predicted, labels)
 
 
 def test_learners_stop_on_their_own_objective_as_the_reference_does():
@@ -208,11 +244,11 @@ def test_learners_stop_on_their_own_objective_as_the_reference_does():
         "logistic", shuffle=False, max_passes=50, tol=1e-4, learning_rates=(0.1,)
     ).fit(X, y)
 
-    _, _, objective, passes = _reference(
+    _, _, objective, passes, _ = _reference(
         X.toarray(), y, "logistic", 0.1, 1, passes=50, tol=1e-4
     )
     assert 1 < trainer.n_passes_ == passes < 50
-    assert trainer.loss_ == pytest.approx(objective, rel=1e-12)
+    assert trainer.progressive_losses_[0.1] == pytest.approx(objective, rel=1e-12)
 
 
 def test_threads_train_learners_apart_without_changing_the_result():
