@@ -549,6 +549,25 @@ def stage_predict(size: int, work: Path) -> dict[str, Any]:
     }
 
 
+def _check_port_free(port: int) -> None:
+    """Raise unless nothing listens on ``127.0.0.1:port``.
+
+    gunicorn binds with ``SO_REUSEPORT``, which lets it share a port with
+    any other server that set it too, silently: the load would be split
+    between the two and the figures mixed. A plain bind fails instead.
+    """
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise RuntimeError(
+                f"Port {port} on 127.0.0.1 is taken ({error.strerror}); stop what "
+                "listens there or set BENCH_HTTP_PORT to a free port."
+            ) from error
+
+
 def stage_http(size: int, work: Path) -> dict[str, Any]:
     """Load gunicorn on 127.0.0.1 with Predict calls.
 
@@ -564,6 +583,7 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
 
     run = serving_run("bench_policy")
     records = _records(200)
+    _check_port_free(HTTP_PORT)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",

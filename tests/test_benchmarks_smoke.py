@@ -142,3 +142,16 @@ def _wait_for_answer(port: int, url: str) -> None:
         finally:
             connection.close()
     raise RuntimeError(f"gunicorn did not answer on 127.0.0.1:{port}")
+
+
+def test_the_http_stage_refuses_a_port_another_server_shares():
+    # gunicorn's --reuse-port would bind beside this listener silently.
+    import socket
+
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"Port {port} on 127.0.0.1 is taken"):
+            run._check_port_free(port)

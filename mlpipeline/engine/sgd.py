@@ -302,7 +302,7 @@ class SGDTrainer:
                 A[:] = 0.0
                 self._penalise(V, np.repeat(step * active * n_rows, n_out))
                 passes[active] += 1
-                current = totals / max(n_rows, 1) + self._penalty(V, n_learners)
+                current = totals / max(n_rows, 1) + self._penalty(V, n_learners, n_out)
                 current = np.where(active, current, previous)
                 dead = ~np.isfinite(current)
                 # Zero diverged learners so overflow cannot spread or slow.
@@ -416,7 +416,7 @@ class SGDTrainer:
                 for start in range(0, X.shape[0], chunk):
                     scores = X[start : start + chunk] @ W + b
                     total += self._loss_sum(scores, y[start : start + chunk], n_out)
-            return total / max(rows.n_rows, 1) + self._penalty(W, n_learners)
+            return total / max(rows.n_rows, 1) + self._penalty(W, n_learners, n_out)
 
     def _loss_sum(self, scores: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
         """Return each learner's loss summed over the rows of ``scores``.
@@ -437,9 +437,9 @@ class SGDTrainer:
         np.exp(z, out=z)
         return (np.log(z.sum(axis=2)) + top[:, :, 0] - picked).sum(axis=0)
 
-    def _penalty(self, W: np.ndarray, n_learners: int) -> np.ndarray:
+    def _penalty(self, W: np.ndarray, n_learners: int, n_out: int) -> np.ndarray:
         """Return each learner's penalty, shape (n_learners,)."""
-        per_learner = W.reshape(W.shape[0], n_learners, -1)
+        per_learner = W.reshape(W.shape[0], n_learners, n_out)
         total = np.zeros(n_learners)
         if self.l2 > 0:
             total += 0.5 * self.l2 * (per_learner**2).sum(axis=(0, 2))

@@ -162,7 +162,8 @@ def _bulk_numeric(cells: Sequence[str | None]) -> Column | None:
     if not cells or None in cells:
         return None
     text = "\n".join(cells)  # type: ignore[arg-type]
-    if not _NUMBERS.fullmatch(text):
+    # A cell holding a line break would pass as two numbers.
+    if text.count("\n") != len(cells) - 1 or not _NUMBERS.fullmatch(text):
         return None
     values = np.fromiter(map(float, cells), float, len(cells))  # type: ignore[arg-type]
     finite = np.isfinite(values)

@@ -31,6 +31,7 @@ from mlpipeline.engine.schema import parse_schema
 from mlpipeline.engine.sketch import DistinctSketch
 from mlpipeline.engine.split import Rearrangement, parse_rearrangement
 from mlpipeline.engine.values import (
+    INVALID,
     build_table,
     parse_binary,
     parse_column,
@@ -210,6 +211,14 @@ def test_an_all_numbers_column_keeps_negative_zero_and_rejects_overflow():
     column = parse_column(["-0", "1e999", "123456789012345678901234567890"], "NUMERIC")
     assert np.signbit(column.values[0]) and column.status.tolist() == [0, 2, 0]
     assert np.isnan(column.values[1]) and column.values[2] == 1.2345678901234568e29
+
+
+def test_a_number_cell_holding_a_line_break_is_invalid_not_two_numbers():
+    # The bulk check matches the cells joined by line breaks; a cell with
+    # its own line break must not pass as two numbers.
+    column = parse_column(["3", "4\n5", "6"], "NUMERIC")
+    assert column.status.tolist() == [0, INVALID, 0]
+    assert column.values[0] == 3.0 and np.isnan(column.values[1])
 
 
 def test_columns_parse_as_records_do():

@@ -272,3 +272,13 @@ def test_softmax_targets_must_be_class_indices():
         SGDTrainer("softmax").fit(X, np.array([0, 1, 3]), n_classes=3)
     with pytest.raises(ValueError, match=r"class indices 0 to 2, got 0.5\.$"):
         SGDTrainer("softmax").fit(X, np.array([0, 1, 0.5]), n_classes=3)
+
+
+@pytest.mark.parametrize("penalty", [{"l2": 1e-6}, {"l1": 1e-3}, {}])
+def test_rows_without_features_train_the_intercepts_alone(penalty):
+    y = np.array([0.0, 1.0, 1.0, 1.0] * 25)
+    trainer = SGDTrainer("logistic", **penalty).fit(sp.csr_matrix((100, 0)), y)
+
+    assert trainer.coef_.shape == (0, 1)
+    # The intercept moves towards the log-odds of the 75 % positives.
+    assert 0.0 < trainer.intercept_[0] < math.log(3) + 0.5
