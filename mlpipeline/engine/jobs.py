@@ -29,6 +29,7 @@ of features and outputs, not of rows.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -279,6 +280,8 @@ def _versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
+        # The compiler of the training loop, read without importing it.
+        "numba": importlib.metadata.version("numba"),
     }
 
 

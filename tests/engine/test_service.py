@@ -5,6 +5,7 @@ import os
 import re
 import threading
 
+import numba
 import numpy as np
 import pytest
 
@@ -367,6 +368,7 @@ def test_model_files_record_the_training(engine, store, trained):
     assert 1 <= training["passes"] <= 10
     assert training["records_used"] + training["records_invalid"] > 0
     assert training["library_versions"]["numpy"] == np.__version__
+    assert training["library_versions"]["numba"] == numba.__version__
     assert document["meta"]["classes"] == ["0", "1"]
     assert json.loads(document["schema"])["targetAttributeName"] == "y"
     assert document["recipe"].startswith("{")
