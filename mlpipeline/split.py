@@ -86,9 +86,11 @@ class SplitRule:
         """
         prefix = f"{self.seed}|".encode()
         sha256 = hashlib.sha256
-        places = b"".join([sha256(prefix + pk.encode()).digest()[:8] for pk in pks])
+        # Whole digests joined, then every fourth 8-byte word read: slicing
+        # each digest to its first 8 bytes cost more than the copying.
+        digests = b"".join([sha256(prefix + pk.encode()).digest() for pk in pks])
         least = -(-self.train_percent * _TWO_64 // 100)
-        return np.frombuffer(places, dtype=">u8") >= np.uint64(least)
+        return np.frombuffer(digests, dtype=">u8")[::4] >= np.uint64(least)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the rule as a run and a trained model record it."""
