@@ -568,6 +568,33 @@ def _check_port_free(port: int) -> None:
             ) from error
 
 
+def start_gunicorn(
+    port: int, settings: dict[str, str], arguments: list[str]
+) -> subprocess.Popen:
+    """Start gunicorn serving the project on ``127.0.0.1:port``.
+
+    ``settings`` are environment variables added to this process's (the
+    bench's API token unless they name ``MLPIPELINE_API_TOKENS``);
+    ``arguments`` go to gunicorn before the application. Raises first if
+    the port is taken (see :func:`_check_port_free`).
+    """
+    _check_port_free(port)
+    env = {**os.environ, "MLPIPELINE_API_TOKENS": HTTP_TOKEN, **settings}
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            *arguments,
+            "--log-level",
+            "warning",
+            "project.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
 def stage_http(size: int, work: Path) -> dict[str, Any]:
     """Load gunicorn on 127.0.0.1 with Predict calls.
 
@@ -583,24 +610,10 @@ def stage_http(size: int, work: Path) -> dict[str, Any]:
 
     run = serving_run("bench_policy")
     records = _records(200)
-    _check_port_free(HTTP_PORT)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "MLPIPELINE_API_TOKENS": HTTP_TOKEN,
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{HTTP_PORT}",
-            *os.environ.get("BENCH_GUNICORN", GUNICORN_ARGS).split(),
-            "--log-level",
-            "warning",
-            "project.wsgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
+    server = start_gunicorn(
+        HTTP_PORT,
+        {"DJANGO_SETTINGS_MODULE": "benchmarks.settings"},
+        os.environ.get("BENCH_GUNICORN", GUNICORN_ARGS).split(),
     )
     wrk = shutil.which("wrk")
     try:

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -94,24 +93,12 @@ def test_cpu_seconds_reads_a_process_time_from_proc():
 def test_wrk_counts_every_answer_that_is_not_a_200(tmp_path, monkeypatch):
     # The demo project with no API token: every Predict call is a 401.
     port = int(os.environ.get("BENCH_HTTP_PORT", "18150")) + 1
-    env = {
-        **os.environ,
+    settings = {
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "MLPIPELINE_API_TOKENS": "",
     }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "project.wsgi:application",
-        ],
-        cwd=run.ROOT,
-        env=env,
-    )
+    server = run.start_gunicorn(port, settings, [])
     monkeypatch.setattr(run, "HTTP_PORT", port)
     monkeypatch.setenv("BENCH_HTTP_SECONDS", "1")
     monkeypatch.setenv("BENCH_HTTP_CONNECTIONS", "2")
